@@ -1,0 +1,320 @@
+//go:build linux
+
+package execve
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// The default directories (SPEC §6); tests point them elsewhere.
+var (
+	runSecrets = "/run/secrets"
+	devShm     = "/dev/shm"
+)
+
+// fallbackName is the directory envinit creates in devShm.
+const fallbackName = "envinit"
+
+const mountHint = "mount a tmpfs there: docker run --tmpfs /run/secrets, or a Kubernetes emptyDir with medium: Memory"
+
+// Dir is the directory that receives the sensitive values. Every operation
+// is relative to a descriptor opened with O_NOFOLLOW, so neither a symlink
+// nor a directory swapped in after the checks can redirect a write.
+// A Dir is not safe for concurrent use.
+type Dir struct {
+	path  string
+	fd    int // the directory; -1 while it is still to be created in parent
+	owner int // the uid COMMAND runs as, or -1
+
+	parent int // devShm, when the fallback directory does not exist yet
+}
+
+// OpenSecretsDir chooses and checks the secrets directory without changing
+// anything: a missing fallback directory is only created, and a loose mode
+// only tightened, by the first Stage that has files to write.
+//
+// explicit is ENVINIT_SECRETS_DIR: it must exist, be a directory and be
+// memory-backed. When it is empty, /run/secrets is used if it exists, is
+// memory-backed and writable, else /dev/shm/envinit. owner is the uid
+// COMMAND runs as (-1: envinit's own), which may own the directory.
+// Errors match ErrFiles.
+func OpenSecretsDir(explicit string, owner int) (*Dir, error) {
+	switch {
+	case explicit != "":
+		path, err := filepath.Abs(explicit)
+		if err != nil {
+			return nil, &FilesError{Path: explicit, Reason: "cannot make ENVINIT_SECRETS_DIR absolute", Err: err}
+		}
+		return openDir(unix.AT_FDCWD, path, path, owner)
+	case usable(runSecrets):
+		return openDir(unix.AT_FDCWD, runSecrets, runSecrets, owner)
+	}
+	parent, err := openDirFD(unix.AT_FDCWD, devShm)
+	if err != nil {
+		return nil, &FilesError{Path: devShm, Reason: "cannot open the fallback for " + runSecrets + ", which is not a writable memory filesystem; " + mountHint, Err: err}
+	}
+	if err := memoryBacked(parent, devShm); err != nil {
+		unix.Close(parent)
+		return nil, err
+	}
+	path := filepath.Join(devShm, fallbackName)
+	d, err := openDir(parent, fallbackName, path, owner)
+	if errors.Is(err, unix.ENOENT) {
+		return &Dir{path: path, fd: -1, owner: owner, parent: parent}, nil
+	}
+	unix.Close(parent)
+	return d, err
+}
+
+// usable reports whether the preferred default is there for envinit to use.
+func usable(path string) bool {
+	var fs unix.Statfs_t
+	return unix.Statfs(path, &fs) == nil && isMemory(fs) &&
+		unix.Faccessat(unix.AT_FDCWD, path, unix.W_OK|unix.X_OK, unix.AT_EACCESS) == nil
+}
+
+// openDir opens name relative to at, path being its full name, and vets it.
+func openDir(at int, name, path string, owner int) (*Dir, error) {
+	fd, err := openDirFD(at, name)
+	if err != nil {
+		var st unix.Stat_t
+		if unix.Fstatat(at, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return nil, &FilesError{Path: path, Reason: "is a symlink, which could be pointed elsewhere; give the directory itself"}
+		}
+		return nil, &FilesError{Path: path, Reason: "cannot open", Err: err}
+	}
+	d := &Dir{path: path, fd: fd, owner: owner, parent: -1}
+	if _, err := d.check(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func openDirFD(at int, path string) (int, error) {
+	return unix.Openat(at, path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+}
+
+func isMemory(fs unix.Statfs_t) bool {
+	// f_type is 32 bits wide on some architectures and 64 on others.
+	t := uint32(fs.Type)
+	return t == unix.TMPFS_MAGIC || t == unix.RAMFS_MAGIC
+}
+
+func memoryBacked(fd int, path string) error {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return &FilesError{Path: path, Reason: "cannot statfs", Err: err}
+	}
+	if !isMemory(fs) {
+		return &FilesError{Path: path, Reason: fmt.Sprintf("not a memory filesystem (statfs type %#x), so secrets would reach the disk; %s", uint32(fs.Type), mountHint)}
+	}
+	return nil
+}
+
+// check vets d.fd and reports whether its mode must be tightened first.
+//
+// The directory must be owned by root, envinit or COMMAND's user: any other
+// owner could swap the files. A group- or world-writable directory is the
+// default for docker --tmpfs (1777) and a Kubernetes emptyDir (0777);
+// whoever can write there can rename the files away and plant its own, so
+// envinit tightens it to 0711 when it may (it is root or the owner). When it
+// may not, only the sticky bit keeps others from replacing envinit's files.
+func (d *Dir) check() (tighten bool, err error) {
+	if err := memoryBacked(d.fd, d.path); err != nil {
+		return false, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(d.fd, &st); err != nil {
+		return false, &FilesError{Path: d.path, Reason: "cannot stat", Err: err}
+	}
+	euid := os.Geteuid()
+	owner := int(st.Uid)
+	if owner != 0 && owner != euid && owner != d.owner {
+		return false, &FilesError{Path: d.path, Reason: fmt.Sprintf("owned by uid %d, not by root, envinit (uid %d) or ENVINIT_USER; another user could replace the files", owner, euid)}
+	}
+	if st.Mode&0o022 == 0 {
+		return false, nil
+	}
+	if euid == 0 || owner == euid {
+		return true, nil
+	}
+	if st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0 {
+		return false, &FilesError{Path: d.path, Reason: fmt.Sprintf("world-writable (mode %#o) without the sticky bit, and envinit (uid %d) may not tighten it; run envinit as root with ENVINIT_USER, or give it a directory it owns", st.Mode&0o7777, euid)}
+	}
+	return false, nil
+}
+
+// Path is the directory's absolute path: KEY_FILE is Path()/KEY.
+func (d *Dir) Path() string { return d.path }
+
+// Close releases the descriptors; they are close-on-exec, so COMMAND never
+// inherits them either way.
+func (d *Dir) Close() error {
+	var errs []error
+	for _, fd := range []int{d.fd, d.parent} {
+		if fd >= 0 {
+			errs = append(errs, unix.Close(fd))
+		}
+	}
+	d.fd, d.parent = -1, -1
+	return errors.Join(errs...)
+}
+
+// tempName names a file being written; tests replace it. The name need
+// not be secret: O_EXCL refuses anything already there.
+var tempName = func() string { return fmt.Sprintf(".envinit-%016x", rand.Uint64()) }
+
+// Batch is a set of files written by Stage, moved into place by Commit
+// and removed again by Discard.
+type Batch struct {
+	dir   *Dir
+	files []staged
+}
+
+type staged struct {
+	key, temp string
+	committed bool // renamed to key
+}
+
+// Stage writes every file to a temporary file in d (phase 1 of 2): created
+// with O_EXCL|O_NOFOLLOW and mode 0600, written byte for byte, synced,
+// chowned to uid:gid (-1 leaves either as it is) and made 0400. On error
+// every temporary file is removed again. Nothing in the directory is
+// touched when files is empty.
+func (d *Dir) Stage(files []File, uid, gid int) (*Batch, error) {
+	b := &Batch{dir: d}
+	if len(files) == 0 {
+		return b, nil
+	}
+	for _, f := range files {
+		if !validName(f.Key) {
+			return nil, &FilesError{Path: d.path, Reason: fmt.Sprintf("key %q is not a valid file name", f.Key)}
+		}
+	}
+	if err := d.prepare(); err != nil {
+		return nil, err
+	}
+	chown := (uid >= 0 && uid != os.Geteuid()) || (gid >= 0 && gid != os.Getegid())
+	for _, f := range files {
+		temp := tempName()
+		path := filepath.Join(d.path, temp)
+		fd, err := unix.Openat(d.fd, temp, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			_ = b.Discard()
+			return nil, &FilesError{Path: path, Reason: "cannot create the file for " + f.Key, Err: err}
+		}
+		b.files = append(b.files, staged{key: f.Key, temp: temp})
+		if err := fill(os.NewFile(uintptr(fd), path), f, chown, uid, gid); err != nil {
+			_ = b.Discard()
+			return nil, &FilesError{Path: path, Reason: "cannot write the file for " + f.Key, Err: err}
+		}
+	}
+	return b, nil
+}
+
+// prepare creates the fallback directory if it is missing, and tightens a
+// directory others may write to, both to mode 0711.
+func (d *Dir) prepare() error {
+	created := false
+	if d.fd < 0 {
+		err := unix.Mkdirat(d.parent, fallbackName, 0o711)
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return &FilesError{Path: d.path, Reason: "cannot create", Err: err}
+		}
+		created = err == nil
+		// Whether we made it or lost a race, vet what is there now.
+		fd, err := openDirFD(d.parent, fallbackName)
+		if err != nil {
+			return &FilesError{Path: d.path, Reason: "cannot open", Err: err}
+		}
+		d.fd = fd
+	}
+	tighten, err := d.check()
+	if err != nil {
+		return err
+	}
+	// A directory we made got 0711 less the umask: COMMAND's user must
+	// still be able to reach its files.
+	if tighten || created {
+		if err := unix.Fchmod(d.fd, 0o711); err != nil {
+			return &FilesError{Path: d.path, Reason: "cannot set mode 0711", Err: err}
+		}
+	}
+	return nil
+}
+
+// fill writes f to file and closes it.
+func fill(file *os.File, f File, chown bool, uid, gid int) error {
+	err := func() error {
+		if _, err := file.WriteString(f.Value.Reveal()); err != nil {
+			return err
+		}
+		if err := file.Sync(); err != nil {
+			return err
+		}
+		if chown {
+			if err := file.Chown(uid, gid); err != nil {
+				return err
+			}
+		}
+		return file.Chmod(0o400)
+	}()
+	return errors.Join(err, file.Close())
+}
+
+// Commit renames every staged file over {dir}/{KEY} (phase 2). A rename
+// replaces a planted symlink or file instead of following or exposing it,
+// and replaces a previous run's file atomically. If one rename fails, the
+// whole batch is removed and the error matches ErrFiles.
+func (b *Batch) Commit() error {
+	d := b.dir
+	for i := range b.files {
+		f := &b.files[i]
+		if err := unix.Renameat(d.fd, f.temp, d.fd, f.key); err != nil {
+			_ = b.Discard()
+			return &FilesError{Path: filepath.Join(d.path, f.key), Reason: "cannot move the file into place", Err: err}
+		}
+		f.committed = true
+	}
+	return nil
+}
+
+// Discard removes whatever the batch put in the directory: temporary files
+// not yet committed, and committed files (SIGTERM between Commit and Exec).
+// It reports every file it could not remove.
+func (b *Batch) Discard() error {
+	var errs []error
+	for _, f := range b.files {
+		name := f.temp
+		if f.committed {
+			name = f.key
+		}
+		err := unix.Unlinkat(b.dir.fd, name, 0)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, &FilesError{Path: filepath.Join(b.dir.path, name), Reason: "cannot remove", Err: err})
+		}
+	}
+	b.files = nil
+	return errors.Join(errs...)
+}
+
+// validName keeps a key from naming anything but a file in the directory
+// ("..", "a/b"): [A-Za-z_][A-Za-z0-9_]*, at most NAME_MAX bytes.
+func validName(key string) bool {
+	if key == "" || len(key) > 255 || key[0] >= '0' && key[0] <= '9' {
+		return false
+	}
+	for _, c := range []byte(key) {
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}

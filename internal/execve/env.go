@@ -1,0 +1,115 @@
+package execve
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/envinit/envinit/internal/resolve"
+)
+
+// ConflictError is a sensitive key whose KEY_FILE variable is also set by
+// the store or by a resolved container variable: envinit would have to
+// overwrite one of them.
+type ConflictError struct {
+	Key, KeyFrom   string // the sensitive key and where it came from
+	File, FileFrom string // KEY_FILE and where it came from
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s is sensitive, so %s must hold its file's path, but %s sets %s too; rename or remove one of them",
+		where(e.KeyFrom, e.Key), e.File, where(e.FileFrom, e.File), e.File)
+}
+
+func (e *ConflictError) Is(target error) bool { return target == resolve.ErrData }
+
+// where names a variable the way the resolver's errors do.
+func where(origin, key string) string {
+	if origin == resolve.OriginEnv {
+		return "env " + key
+	}
+	return origin + "/" + key
+}
+
+type variable struct {
+	value     resolve.Value
+	sensitive bool
+	origin    string // "" for a container variable as it was, else resolve.Secret.Origin
+	container bool   // the container set this name (as it was, or with references resolved)
+}
+
+// BuildEnv returns COMMAND's environment (SPEC §7), as sorted "NAME=value"
+// strings with one entry per name, and the sensitive values to write to
+// files, sorted by Key. It is pure.
+//
+//   - container is os.Environ(): ENVINIT_* names, entries without "=" and
+//     empty names are dropped; of duplicate names the first wins, as it does
+//     for glibc's getenv and Go's os.Getenv.
+//   - envRefs are container variables whose references the resolver
+//     resolved (Origin "env"): each replaces the container's value.
+//   - secrets are the service's resolved secrets. With override they replace
+//     container variables of the same name; without it a name the container
+//     sets wins.
+//
+// A sensitive variable, from envRefs or secrets, is never in the
+// environment: it becomes a File and KEY_FILE={dir}/KEY, replacing a
+// container KEY_FILE. Without override, a sensitive secret whose KEY or
+// KEY_FILE the container already sets is left out entirely, file included:
+// the container's own choice of where to read KEY from wins.
+//
+// A sensitive KEY whose KEY_FILE is also a secret or a resolved container
+// variable is a *ConflictError (resolve.ErrData): neither value may silently
+// replace the other. dir must be set when a file is needed.
+func BuildEnv(container []string, envRefs, secrets []resolve.Secret, override bool, dir string) ([]string, []File, error) {
+	vars := make(map[string]variable, len(container)+len(secrets))
+	for _, kv := range container {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || strings.HasPrefix(name, "ENVINIT_") {
+			continue
+		}
+		if _, dup := vars[name]; !dup {
+			vars[name] = variable{value: resolve.NewValue(value), container: true}
+		}
+	}
+	for _, s := range envRefs {
+		vars[s.Key] = variable{value: s.Value, sensitive: s.Sensitive, origin: s.Origin, container: true}
+	}
+	for _, s := range secrets {
+		if !override && (vars[s.Key].container || s.Sensitive && vars[s.Key+"_FILE"].container) {
+			continue
+		}
+		vars[s.Key] = variable{value: s.Value, sensitive: s.Sensitive, origin: s.Origin}
+	}
+
+	names := slices.Sorted(maps.Keys(vars))
+	values := make(map[string]string, len(vars))
+	for _, name := range names {
+		if v := vars[name]; !v.sensitive {
+			values[name] = v.value.Reveal()
+		}
+	}
+	var files []File
+	for _, name := range names {
+		v := vars[name]
+		if !v.sensitive {
+			continue
+		}
+		fileVar := name + "_FILE"
+		if f, ok := vars[fileVar]; ok && !f.sensitive && f.origin != "" {
+			return nil, nil, &ConflictError{Key: name, KeyFrom: v.origin, File: fileVar, FileFrom: f.origin}
+		}
+		if dir == "" {
+			return nil, nil, &FilesError{Path: name, Reason: "sensitive, but no secrets directory was chosen"}
+		}
+		values[fileVar] = filepath.Join(dir, name)
+		files = append(files, File{Key: name, Value: v.value})
+	}
+
+	env := make([]string, 0, len(values))
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		env = append(env, name+"="+values[name])
+	}
+	return env, files, nil
+}
