@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestInstallCopiesTheRunningBinary(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := runInstall([]string{dir}, &stdout, &stderr); err != nil {
+		t.Fatalf("runInstall: %v", err)
+	}
+	dst := filepath.Join(dir, "envinit")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertInstalledCopy(t, dst, self)
+	info, err := os.Stat(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode(); got != 0o755 {
+		t.Errorf("mode of %s: got %v; want -rwxr-xr-x", dst, got)
+	}
+	if got, want := stdout.String(), "installed "+dst+"\n"; got != want {
+		t.Errorf("stdout: got %q; want %q", got, want)
+	}
+	assertDirHolds(t, dir, "envinit")
+}
+
+func TestInstallReplacesAnExistingBinary(t *testing.T) {
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "envinit")
+	if err := os.WriteFile(dst, []byte("old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.Stat(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := tempFileWith(t, "new binary")
+	if _, err := installFile(src, dir); err != nil {
+		t.Fatalf("installFile: %v", err)
+	}
+	assertInstalledCopy(t, dst, src)
+	now, err := os.Stat(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A rename gives a new inode: a process running the old binary, or
+	// reading it, is not disturbed by a half-written file.
+	if os.SameFile(old, now) {
+		t.Errorf("%s was rewritten in place; want it replaced by a rename", dst)
+	}
+	assertDirHolds(t, dir, "envinit")
+}
+
+func TestInstallRefusesAMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not-mounted")
+	err := runInstall([]string{dir}, new(bytes.Buffer), new(bytes.Buffer))
+	if err == nil {
+		t.Fatal("runInstall: got nil error; want one for a missing directory")
+	}
+	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("error: got %q; want it to name %s and say it does not exist", err, dir)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat %s: got %v; want it still missing (install must not create it)", dir, err)
+	}
+}
+
+func TestInstallRefusesAFile(t *testing.T) {
+	file := tempFileWith(t, "")
+	_, err := installFile(os.Args[0], file)
+	if err == nil || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("error: got %v; want one naming %s as not a directory", err, file)
+	}
+}
+
+func TestInstallLeavesNothingWhenTheCopyFails(t *testing.T) {
+	dir := t.TempDir()
+	// Reading a directory fails after the temporary file exists.
+	_, err := installFile(t.TempDir(), dir)
+	if err == nil {
+		t.Fatal("installFile: got nil error; want one for an unreadable source")
+	}
+	assertDirHolds(t, dir)
+}
+
+func TestInstallUsage(t *testing.T) {
+	for _, args := range [][]string{nil, {"a", "b"}, {"--bogus", "dir"}} {
+		var stderr bytes.Buffer
+		err := runInstall(args, new(bytes.Buffer), &stderr)
+		if !errors.Is(err, errInstallUsage) {
+			t.Errorf("runInstall(%q): got %v; want errInstallUsage", args, err)
+		}
+		if !strings.Contains(stderr.String(), "usage: envinit install DIR") {
+			t.Errorf("runInstall(%q): stderr %q; want the usage", args, stderr.String())
+		}
+	}
+}
+
+func tempFileWith(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func assertInstalledCopy(t *testing.T, got, want string) {
+	t.Helper()
+	g, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(g, w) {
+		t.Errorf("%s: got %d bytes differing from %s (%d bytes); want a byte-for-byte copy", got, len(g), want, len(w))
+	}
+}
+
+// assertDirHolds fails unless dir holds exactly names: no temporary file
+// is left behind.
+func assertDirHolds(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("%s holds %q; want %q", dir, got, names)
+	}
+}
