@@ -171,3 +171,18 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestUserHome(t *testing.T) {
+	u := execve.User{UID: 1000, Home: "/home/app"}
+	env := []string{"A=1", "HOME=/root", "Z=2"}
+	if got := strings.Join(userHome(env, u, &resolve.Result{}), " "); got != "A=1 HOME=/home/app Z=2" {
+		t.Errorf("got %q; want HOME replaced by the user's", got)
+	}
+	fromStore := &resolve.Result{Secrets: []resolve.Secret{{Key: "HOME", Value: resolve.NewValue("/srv")}}}
+	if got := strings.Join(userHome([]string{"HOME=/srv"}, u, fromStore), " "); got != "HOME=/srv" {
+		t.Errorf("got %q; want the store's HOME kept", got)
+	}
+	if got := strings.Join(userHome(env, execve.User{UID: 1000}, &resolve.Result{}), " "); got != strings.Join(env, " ") {
+		t.Errorf("got %q; want env unchanged for a user without a home", got)
+	}
+}

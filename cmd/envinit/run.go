@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -141,6 +142,9 @@ func runExec(ctx context.Context, args, environ []string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if user != nil {
+		env = userHome(env, *user, res)
+	}
 	path, err := execve.LookPath(argv[0], env)
 	if err != nil {
 		return err
@@ -174,6 +178,29 @@ func runExec(ctx context.Context, args, environ []string, stderr io.Writer) erro
 	err = execve.Exec(path, argv, env)
 	_ = batch.Discard() // best effort: after a drop, the directory may refuse
 	return err
+}
+
+// userHome points HOME at ENVINIT_USER's home directory, as gosu and
+// `docker run --user` do: the container's HOME belongs to the user envinit
+// started as (/root, most often). A HOME from the store wins.
+func userHome(env []string, u execve.User, res *resolve.Result) []string {
+	if u.Home == "" {
+		return env
+	}
+	for _, s := range res.Secrets {
+		if s.Key == "HOME" {
+			return env
+		}
+	}
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") {
+			out = append(out, kv)
+		}
+	}
+	out = append(out, "HOME="+u.Home)
+	slices.Sort(out)
+	return out
 }
 
 // openStore opens the store ENVINIT_STORE names.

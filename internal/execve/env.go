@@ -30,7 +30,7 @@ func where(origin, key string) string {
 	if origin == resolve.OriginEnv {
 		return "env " + key
 	}
-	return origin + "/" + key
+	return "$" + origin + "/" + key
 }
 
 type variable struct {

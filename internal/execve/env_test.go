@@ -176,7 +176,7 @@ func TestBuildEnvConflict(t *testing.T) {
 			name:      "KEY_FILE is a secret",
 			secrets:   []resolve.Secret{secret("DB_PASSWORD", canary, true), secret("DB_PASSWORD_FILE", canary, false)},
 			overrides: []bool{true, false},
-			want:      "svc-abc/DB_PASSWORD is sensitive, so DB_PASSWORD_FILE must hold its file's path, but svc-abc/DB_PASSWORD_FILE sets DB_PASSWORD_FILE too",
+			want:      "$svc-abc/DB_PASSWORD is sensitive, so DB_PASSWORD_FILE must hold its file's path, but $svc-abc/DB_PASSWORD_FILE sets DB_PASSWORD_FILE too",
 		},
 		{
 			name:      "KEY_FILE is a resolved container variable",
@@ -184,7 +184,7 @@ func TestBuildEnvConflict(t *testing.T) {
 			envRefs:   []resolve.Secret{envRef("DB_PASSWORD_FILE", canary, false)},
 			secrets:   []resolve.Secret{secret("DB_PASSWORD", canary, true)},
 			overrides: []bool{true}, // without override the container's DB_PASSWORD_FILE wins: no file
-			want:      "svc-abc/DB_PASSWORD is sensitive, so DB_PASSWORD_FILE must hold its file's path, but env DB_PASSWORD_FILE sets DB_PASSWORD_FILE too",
+			want:      "$svc-abc/DB_PASSWORD is sensitive, so DB_PASSWORD_FILE must hold its file's path, but env DB_PASSWORD_FILE sets DB_PASSWORD_FILE too",
 		},
 		{
 			name:      "the sensitive KEY is a resolved container variable",
@@ -192,7 +192,7 @@ func TestBuildEnvConflict(t *testing.T) {
 			envRefs:   []resolve.Secret{envRef("DSN", canary, true)},
 			secrets:   []resolve.Secret{secret("DSN_FILE", canary, false)},
 			overrides: []bool{true, false},
-			want:      "env DSN is sensitive, so DSN_FILE must hold its file's path, but svc-abc/DSN_FILE sets DSN_FILE too",
+			want:      "env DSN is sensitive, so DSN_FILE must hold its file's path, but $svc-abc/DSN_FILE sets DSN_FILE too",
 		},
 	}
 	for _, tt := range tests {
