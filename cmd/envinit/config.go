@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,37 +20,73 @@ import (
 // config is envinit's configuration: ENVINIT_* variables, then flags.
 type config struct {
 	Service    string
-	Prefix     string        `default:"/envinit"`
-	SecretsDir string        `split_words:"true"`
-	Timeout    time.Duration `default:"30s"`
-	Override   bool          `default:"true"`
+	Prefix     string
+	SecretsDir string
+	Timeout    time.Duration
+	Override   bool
+	User       string
+	Log        string
+	Store      string
+
+	// bad holds the variables that did not parse, by name, until a flag
+	// replaces them: a flag wins over its variable, even an invalid one.
+	bad map[string]string
+}
+
+// variables is what envconfig reads: strings, parsed by loadConfig, so
+// that a variable that does not parse can still be overridden by its flag
+// and its error can name the variable without echoing the value
+// (envconfig's own parse error quotes it).
+type variables struct {
+	Service    string
+	Prefix     string `default:"/envinit"`
+	SecretsDir string `split_words:"true"`
+	Timeout    string `default:"30s"`
+	Override   string `default:"true"`
 	User       string
 	Log        string `default:"info"`
 	Store      string `default:"ssm"`
 }
 
-// loadConfig reads the ENVINIT_* variables. envconfig's own parse error
-// quotes the raw value; this one names the variable and what it wants.
+// loadConfig reads the ENVINIT_* variables. One that does not parse is
+// reported by validate, unless its flag is given.
 func loadConfig() (config, error) {
-	var c config
-	if err := envconfig.Process("envinit", &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return c, &configError{fmt.Sprintf("%s: not a valid %s", pe.KeyName, wants(pe.TypeName))}
-		}
-		return c, &configError{"reading ENVINIT_* variables: " + err.Error()}
+	var v variables
+	if err := envconfig.Process("envinit", &v); err != nil {
+		return config{}, &configError{"reading ENVINIT_* variables: " + err.Error()}
+	}
+	c := config{
+		Service: v.Service, Prefix: v.Prefix, SecretsDir: v.SecretsDir,
+		User: v.User, Log: v.Log, Store: v.Store, bad: map[string]string{},
+		Timeout: 30 * time.Second, Override: true,
+	}
+	if err := c.setTimeout(v.Timeout); err != nil {
+		c.bad["ENVINIT_TIMEOUT"] = "ENVINIT_TIMEOUT: " + err.Error()
+	}
+	if err := c.setOverride(v.Override); err != nil {
+		c.bad["ENVINIT_OVERRIDE"] = "ENVINIT_OVERRIDE: " + err.Error()
 	}
 	return c, nil
 }
 
-func wants(typeName string) string {
-	switch typeName {
-	case "Duration", "time.Duration":
-		return "duration (e.g. 30s, 2m)"
-	case "bool":
-		return "boolean (true or false)"
+func (c *config) setTimeout(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a valid duration (e.g. 30s, 2m)")
 	}
-	return typeName
+	c.Timeout = d
+	delete(c.bad, "ENVINIT_TIMEOUT")
+	return nil
+}
+
+func (c *config) setOverride(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("not a valid boolean (true or false)")
+	}
+	c.Override = b
+	delete(c.bad, "ENVINIT_OVERRIDE")
+	return nil
 }
 
 // flags defines the flag for every variable on fs, defaulting to what the
@@ -57,8 +95,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Service, "service", c.Service, "alias of this service, e.g. svc-abc (ENVINIT_SERVICE)")
 	fs.StringVar(&c.Prefix, "prefix", c.Prefix, "SSM path of the environment (ENVINIT_PREFIX)")
 	fs.StringVar(&c.SecretsDir, "secrets-dir", c.SecretsDir, "memory-backed directory for sensitive values (ENVINIT_SECRETS_DIR)")
-	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "deadline for everything before the exec (ENVINIT_TIMEOUT)")
-	fs.BoolVar(&c.Override, "override", c.Override, "secrets replace variables already set (ENVINIT_OVERRIDE)")
+	fs.Func("timeout", "deadline for everything before the exec, e.g. 30s (ENVINIT_TIMEOUT)", c.setTimeout)
+	fs.BoolFunc("override", "secrets replace variables already set: true or false (ENVINIT_OVERRIDE)", c.setOverride)
 	fs.StringVar(&c.User, "user", c.User, "user[:group] or uid[:gid] to run COMMAND as (ENVINIT_USER)")
 	fs.StringVar(&c.Log, "log", c.Log, "quiet, info or debug (ENVINIT_LOG)")
 	fs.StringVar(&c.Store, "store", c.Store, "ssm, or file:PATH for a local JSON store (ENVINIT_STORE)")
@@ -81,6 +119,9 @@ func (c *config) parseFlags(name string, args []string, stderr io.Writer) ([]str
 // validate checks c; values are not echoed, only the variable and what it
 // wants.
 func (c *config) validate() error {
+	if len(c.bad) > 0 {
+		return &configError{c.bad[slices.Min(slices.Collect(maps.Keys(c.bad)))]}
+	}
 	c.Prefix = strings.TrimRight(c.Prefix, "/")
 	switch {
 	case c.Service == "":

@@ -23,7 +23,12 @@ func TestConfigParseErrorsNameTheVariableNotTheValue(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(tt.name, canary)
-			_, err := loadConfig()
+			t.Setenv("ENVINIT_SERVICE", "svc")
+			c, err := loadConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.validate()
 			if err == nil {
 				t.Fatal("got no error; want one")
 			}
@@ -37,6 +42,25 @@ func TestConfigParseErrorsNameTheVariableNotTheValue(t *testing.T) {
 				t.Errorf("exit code %d; want %d", got, exitConfig)
 			}
 		})
+	}
+}
+
+func TestFlagsWinOverInvalidVariables(t *testing.T) {
+	t.Setenv("ENVINIT_SERVICE", "svc")
+	t.Setenv("ENVINIT_TIMEOUT", "soon")
+	t.Setenv("ENVINIT_OVERRIDE", "maybe")
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.parseFlags("envinit", []string{"--timeout=40s", "--override", "--", "app"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.validate(); err != nil {
+		t.Fatalf("got %v; want the flags to replace the invalid variables", err)
+	}
+	if c.Timeout.String() != "40s" || !c.Override {
+		t.Errorf("got timeout %v override %v; want 40s true", c.Timeout, c.Override)
 	}
 }
 

@@ -118,7 +118,8 @@ func memoryBacked(fd int, path string) error {
 	return nil
 }
 
-// check vets d.fd and reports whether its mode must be tightened first.
+// check vets d.fd and returns the mode it must be given before files are
+// written there, 0 when it is fine as it is.
 //
 // The directory must be owned by root, envinit or COMMAND's user: any other
 // owner could swap the files. A group- or world-writable directory is the
@@ -126,29 +127,35 @@ func memoryBacked(fd int, path string) error {
 // whoever can write there can rename the files away and plant its own, so
 // envinit tightens it to 0711 when it may (it is root or the owner). When it
 // may not, only the sticky bit keeps others from replacing envinit's files.
-func (d *Dir) check() (tighten bool, err error) {
+// A directory COMMAND's user cannot search would hand COMMAND a KEY_FILE it
+// cannot open: envinit grants search (o+x, not read) when it may, and
+// refuses otherwise.
+func (d *Dir) check() (mode uint32, err error) {
 	if err := memoryBacked(d.fd, d.path); err != nil {
-		return false, err
+		return 0, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(d.fd, &st); err != nil {
-		return false, &FilesError{Path: d.path, Reason: "cannot stat", Err: err}
+		return 0, &FilesError{Path: d.path, Reason: "cannot stat", Err: err}
 	}
 	euid := os.Geteuid()
 	owner := int(st.Uid)
 	if owner != 0 && owner != euid && owner != d.owner {
-		return false, &FilesError{Path: d.path, Reason: fmt.Sprintf("owned by uid %d, not by root, envinit (uid %d) or ENVINIT_USER; another user could replace the files", owner, euid)}
+		return 0, &FilesError{Path: d.path, Reason: fmt.Sprintf("owned by uid %d, not by root, envinit (uid %d) or ENVINIT_USER; another user could replace the files", owner, euid)}
 	}
-	if st.Mode&0o022 == 0 {
-		return false, nil
+	mayChange := euid == 0 || owner == euid
+	perm := st.Mode & 0o7777
+	switch {
+	case perm&0o022 != 0 && mayChange:
+		return 0o711, nil
+	case perm&0o002 != 0 && perm&unix.S_ISVTX == 0:
+		return 0, &FilesError{Path: d.path, Reason: fmt.Sprintf("world-writable (mode %#o) without the sticky bit, and envinit (uid %d) may not tighten it; run envinit as root with ENVINIT_USER, or give it a directory it owns", perm, euid)}
+	case d.owner >= 0 && d.owner != owner && perm&0o001 == 0 && mayChange:
+		return perm | 0o001, nil
+	case d.owner >= 0 && d.owner != owner && perm&0o001 == 0:
+		return 0, &FilesError{Path: d.path, Reason: fmt.Sprintf("ENVINIT_USER (uid %d) could not reach its files: mode %#o lets only the owner in; give the directory mode 0711", d.owner, perm)}
 	}
-	if euid == 0 || owner == euid {
-		return true, nil
-	}
-	if st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0 {
-		return false, &FilesError{Path: d.path, Reason: fmt.Sprintf("world-writable (mode %#o) without the sticky bit, and envinit (uid %d) may not tighten it; run envinit as root with ENVINIT_USER, or give it a directory it owns", st.Mode&0o7777, euid)}
-	}
-	return false, nil
+	return 0, nil
 }
 
 // Path is the directory's absolute path: KEY_FILE is Path()/KEY.
@@ -236,15 +243,18 @@ func (d *Dir) prepare() error {
 		}
 		d.fd = fd
 	}
-	tighten, err := d.check()
+	mode, err := d.check()
 	if err != nil {
 		return err
 	}
 	// A directory we made got 0711 less the umask: COMMAND's user must
 	// still be able to reach its files.
-	if tighten || created {
-		if err := unix.Fchmod(d.fd, 0o711); err != nil {
-			return &FilesError{Path: d.path, Reason: "cannot set mode 0711", Err: err}
+	if created && mode == 0 {
+		mode = 0o711 // whatever the umask made of it
+	}
+	if mode != 0 {
+		if err := unix.Fchmod(d.fd, mode); err != nil {
+			return &FilesError{Path: d.path, Reason: fmt.Sprintf("cannot set mode %#o", mode), Err: err}
 		}
 	}
 	return nil

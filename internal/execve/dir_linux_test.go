@@ -506,3 +506,36 @@ func TestDefaultDir(t *testing.T) {
 		}
 	})
 }
+
+// A directory ENVINIT_USER cannot search would hand COMMAND a KEY_FILE it
+// cannot open: envinit grants search when it may.
+func TestStageLetsTheUserReachItsFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to write for another user")
+	}
+	for _, tt := range []struct {
+		mode, want os.FileMode
+		owner      int
+	}{
+		{0o700, 0o701, 1000},
+		{0o750, 0o751, 1000},
+		{0o700, 0o700, 0}, // the owner itself: nothing to grant
+		{0o700, 0o700, -1},
+	} {
+		dir := shmDir(t)
+		if err := os.Chmod(dir, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		d, err := OpenSecretsDir(dir, tt.owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Stage([]File{file("A", canary)}, tt.owner, tt.owner); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		if st, _ := os.Stat(dir); st.Mode().Perm() != tt.want {
+			t.Errorf("mode %v for uid %d: got %v; want %v", tt.mode, tt.owner, st.Mode().Perm(), tt.want)
+		}
+	}
+}

@@ -33,6 +33,10 @@ func where(origin, key string) string {
 	return "$" + origin + "/" + key
 }
 
+// maxEnvString is Linux's MAX_ARG_STRLEN: the most bytes one argument or
+// environment string may have, its terminating NUL included.
+const maxEnvString = 32 * 4096
+
 type variable struct {
 	value     resolve.Value
 	sensitive bool
@@ -86,8 +90,17 @@ func BuildEnv(container []string, envRefs, secrets []resolve.Secret, override bo
 	names := slices.Sorted(maps.Keys(vars))
 	values := make(map[string]string, len(vars))
 	for _, name := range names {
-		if v := vars[name]; !v.sensitive {
-			values[name] = v.value.Reveal()
+		v := vars[name]
+		if v.sensitive {
+			continue
+		}
+		values[name] = v.value.Reveal()
+		// execve refuses the whole environment (E2BIG) when one string is
+		// longer than a page-sized limit: say which variable, before any
+		// file is written, rather than fail at the exec.
+		if v.origin != "" && len(name)+1+len(values[name])+1 > maxEnvString {
+			return nil, nil, &resolve.ValueError{Where: where(v.origin, name),
+				Reason: fmt.Sprintf("NAME=value is longer than the %d KiB the kernel takes for one environment string; mark it sensitive to pass it as a file", maxEnvString>>10)}
 		}
 	}
 	var files []File

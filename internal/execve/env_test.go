@@ -227,3 +227,37 @@ func TestBuildEnvSensitiveNeedsDir(t *testing.T) {
 		t.Errorf("no sensitive value, no dir: got %q, %d files, %v; want [PLAIN=p], 0 files, nil", env, len(files), err)
 	}
 }
+
+// One environment string longer than the kernel's MAX_ARG_STRLEN makes
+// execve fail with E2BIG: BuildEnv names the variable instead.
+func TestBuildEnvStringLimit(t *testing.T) {
+	fits := strings.Repeat("x", maxEnvString-len("BIG=")-1)
+	big := canary + fits
+	for _, tt := range []struct {
+		name    string
+		secrets []resolve.Secret
+		wantErr bool
+	}{
+		{"at the limit", []resolve.Secret{secret("BIG", fits, false)}, false},
+		{"over the limit", []resolve.Secret{secret("BIG", big, false)}, true},
+		{"over the limit but sensitive", []resolve.Secret{secret("BIG", big, true)}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := BuildEnv(nil, nil, tt.secrets, true, "/run/secrets")
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got %v; want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				noCanary(t, err)
+				if !errors.Is(err, resolve.ErrData) || !strings.Contains(err.Error(), "$svc-abc/BIG") {
+					t.Errorf("got %v; want a data error naming $svc-abc/BIG", err)
+				}
+			}
+		})
+	}
+	// A container's own variable is the container's business: the kernel
+	// let it in once already.
+	if _, _, err := BuildEnv([]string{"HUGE=" + fits + "xx"}, nil, nil, true, ""); err != nil {
+		t.Errorf("container variable: got %v; want no error", err)
+	}
+}

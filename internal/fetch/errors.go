@@ -164,17 +164,17 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 	switch {
 	case last != nil && throttles.IsErrorThrottle(last).Bool():
 		e.kind = ErrThrottled
-		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, after %d attempts: a temporary failure (restart later, stagger the deploy, or raise the SSM throughput)", attempts)
+		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, after %s: a temporary failure (restart later, stagger the deploy, or raise the SSM throughput)", plural(attempts, "attempt"))
 	case errors.Is(err, context.DeadlineExceeded):
 		e.kind = ErrUnavailable
 		if last == nil {
-			e.Reason = fmt.Sprintf("no answer from SSM before the deadline (%d attempts)", attempts)
+			e.Reason = fmt.Sprintf("no answer from SSM before the deadline (%s)", plural(attempts, "attempt"))
 		} else {
-			e.Reason = fmt.Sprintf("SSM still failing at the deadline, after %d attempts", attempts)
+			e.Reason = fmt.Sprintf("SSM still failing at the deadline, after %s", plural(attempts, "attempt"))
 		}
 	default:
 		e.kind = ErrUnavailable
-		e.Reason = fmt.Sprintf("cannot reach SSM (%d attempts)", max(attempts, 1))
+		e.Reason = fmt.Sprintf("cannot reach SSM (%s)", plural(max(attempts, 1), "attempt"))
 	}
 	return e
 }
@@ -201,13 +201,13 @@ func classifyAPI(e *Error, apiErr smithy.APIError, w where, attempts int) error 
 	case throttles.IsErrorThrottle(apiErr).Bool():
 		// Only reached when the operator capped the attempts.
 		e.kind = ErrThrottled
-		e.Reason = fmt.Sprintf("still throttled by SSM after %d attempts", attempts)
+		e.Reason = fmt.Sprintf("still throttled by SSM after %s", plural(attempts, "attempt"))
 	case code == "ValidationException":
 		e.kind = ErrConfig
 		e.Reason = fmt.Sprintf("SSM rejected the request: check the prefix %q", w.prefix)
 	default:
 		e.kind = ErrUnavailable
-		e.Reason = fmt.Sprintf("SSM failed (%d attempts)", max(attempts, 1))
+		e.Reason = fmt.Sprintf("SSM failed (%s)", plural(max(attempts, 1), "attempt"))
 	}
 	return e
 }
@@ -283,3 +283,11 @@ func credentialHint(lookup func(string) (string, bool)) string {
 }
 
 func envCredentialHint() string { return credentialHint(os.LookupEnv) }
+
+// plural says "1 attempt", "3 attempts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
