@@ -1,0 +1,157 @@
+// Command probe is the COMMAND that the e2e tests hand to envinit: it reports
+// what it was started with, so a test can check what envinit passed on.
+//
+//	probe report [--exit N] [--sleep D] [--marker PATH]
+//	    prints one JSON object to stdout, then sleeps D and exits N:
+//	    {"pid":..,"ppid":..,"uid":..,"gid":..,"groups":[..],"args":[..],
+//	     "env":{"K":"V",..},"environ":["K=V",..],
+//	     "files":{"/path":{"type":"file","mode":"0400","uid":..,"gid":..,"content":".."}}}
+//	    "files" covers every path named by an environment variable whose
+//	    name ends in _FILE. --marker creates PATH first, so a test can tell
+//	    whether the probe ran at all.
+//	probe sleep
+//	    waits for SIGTERM (or SIGINT), prints "got SIGTERM" (or "got SIGINT")
+//	    and exits 0.
+//
+// It uses only the standard library and is built with CGO_ENABLED=0, so the
+// same binary runs on the host and in a scratch or distroless container.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type report struct {
+	PID     int               `json:"pid"`
+	PPID    int               `json:"ppid"`
+	UID     int               `json:"uid"`
+	GID     int               `json:"gid"`
+	Groups  []int             `json:"groups"`
+	Args    []string          `json:"args"`
+	Env     map[string]string `json:"env"`
+	Environ []string          `json:"environ"`
+	Files   map[string]file   `json:"files"`
+}
+
+type file struct {
+	Type    string `json:"type"` // "file", "symlink", "dir", "other"
+	Mode    string `json:"mode"` // permission bits, "0400"
+	UID     int    `json:"uid"`
+	GID     int    `json:"gid"`
+	Content string `json:"content,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: probe report [--exit N] [--sleep D] [--marker PATH] | probe sleep")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "report":
+		os.Exit(runReport(os.Args[2:]))
+	case "sleep":
+		os.Exit(runSleep())
+	default:
+		fmt.Fprintf(os.Stderr, "probe: unknown subcommand %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+func runReport(args []string) int {
+	fset := flag.NewFlagSet("report", flag.ContinueOnError)
+	exit := fset.Int("exit", 0, "exit code")
+	sleep := fset.Duration("sleep", 0, "sleep after reporting")
+	marker := fset.String("marker", "", "file to create before reporting")
+	// Arguments after the flags are ignored: tests pass odd ones to check
+	// that argv arrives unchanged.
+	if err := fset.Parse(args); err != nil {
+		return 2
+	}
+	if *marker != "" {
+		if err := os.WriteFile(*marker, []byte("started\n"), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "probe: %v\n", err)
+			return 2
+		}
+	}
+
+	r := report{
+		PID:     os.Getpid(),
+		PPID:    os.Getppid(),
+		UID:     os.Getuid(),
+		GID:     os.Getgid(),
+		Groups:  []int{},
+		Args:    os.Args,
+		Env:     map[string]string{},
+		Environ: os.Environ(),
+		Files:   map[string]file{},
+	}
+	if groups, err := os.Getgroups(); err == nil && groups != nil {
+		r.Groups = groups
+	}
+	for _, kv := range r.Environ {
+		k, v, _ := strings.Cut(kv, "=")
+		r.Env[k] = v
+		if strings.HasSuffix(k, "_FILE") && v != "" {
+			r.Files[v] = describe(v)
+		}
+	}
+
+	out, err := json.Marshal(r)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "probe: %v\n", err)
+		return 2
+	}
+	os.Stdout.Write(append(out, '\n'))
+	if *sleep > 0 {
+		time.Sleep(*sleep)
+	}
+	return *exit
+}
+
+func describe(path string) file {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return file{Error: err.Error()}
+	}
+	f := file{Mode: fmt.Sprintf("%04o", fi.Mode().Perm())}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		f.UID, f.GID = int(st.Uid), int(st.Gid)
+	}
+	switch fi.Mode().Type() {
+	case 0:
+		f.Type = "file"
+		b, err := os.ReadFile(path)
+		if err != nil {
+			f.Error = err.Error()
+		}
+		f.Content = string(b)
+	case fs.ModeSymlink:
+		f.Type = "symlink"
+	case fs.ModeDir:
+		f.Type = "dir"
+	default:
+		f.Type = "other"
+	}
+	return f
+}
+
+func runSleep() int {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
+	sig := <-c
+	name := "SIGTERM"
+	if sig == syscall.SIGINT {
+		name = "SIGINT"
+	}
+	fmt.Printf("got %s\n", name)
+	return 0
+}
