@@ -68,7 +68,7 @@ func exitCode(err error) int {
 		return exitTempFail
 	case errors.Is(err, fetch.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return exitUnavailable
-	case errors.Is(err, execve.ErrFiles):
+	case errors.Is(err, execve.ErrFiles), errors.Is(err, errInstall):
 		return exitCantCreate
 	case errors.Is(err, execve.ErrNotFound):
 		return exitNotFound

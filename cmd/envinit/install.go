@@ -10,8 +10,13 @@ import (
 	"path/filepath"
 )
 
-// errInstallUsage marks a bad `envinit install` command line (exit 64).
-var errInstallUsage = errors.New("usage: envinit install DIR")
+var (
+	// errInstallUsage marks a bad `envinit install` command line (exit 64).
+	errInstallUsage = errors.New("usage: envinit install DIR")
+	// errInstall marks an install that could not put the binary in place
+	// (exit 73, EX_CANTCREAT). Its text prefixes every such error.
+	errInstall = errors.New("install")
+)
 
 // runInstall is `envinit install DIR`, the Kubernetes init-container step:
 // it copies the running binary to DIR/envinit, a volume the app container
@@ -36,7 +41,7 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("install: cannot find the running binary: %w", err)
+		return fmt.Errorf("%w: cannot find the running binary: %w", errInstall, err)
 	}
 	dst, err := installFile(self, flags.Arg(0))
 	if err != nil {
@@ -54,25 +59,25 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 func installFile(src, dir string) (string, error) {
 	info, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("install: directory %s does not exist: mount the shared volume there first", dir)
+		return "", fmt.Errorf("%w: directory %s does not exist: mount the shared volume there first", errInstall, dir)
 	}
 	if err != nil {
-		return "", fmt.Errorf("install: %w", err)
+		return "", fmt.Errorf("%w: %w", errInstall, err)
 	}
 	if !info.IsDir() {
-		return "", fmt.Errorf("install: %s is not a directory", dir)
+		return "", fmt.Errorf("%w: %s is not a directory", errInstall, dir)
 	}
 	dst := filepath.Join(dir, "envinit")
 
 	in, err := os.Open(src)
 	if err != nil {
-		return "", fmt.Errorf("install: cannot read the running binary: %w", err)
+		return "", fmt.Errorf("%w: cannot read the running binary: %w", errInstall, err)
 	}
 	defer in.Close()
 
 	tmp, err := os.CreateTemp(dir, ".envinit-install-*")
 	if err != nil {
-		return "", fmt.Errorf("install: cannot write in %s: %w", dir, err)
+		return "", fmt.Errorf("%w: cannot write in %s: %w", errInstall, dir, err)
 	}
 	renamed := false
 	defer func() {
@@ -82,20 +87,20 @@ func installFile(src, dir string) (string, error) {
 		}
 	}()
 	if _, err := io.Copy(tmp, in); err != nil {
-		return "", fmt.Errorf("install: copy to %s: %w", tmp.Name(), err)
+		return "", fmt.Errorf("%w: copy to %s: %w", errInstall, tmp.Name(), err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return "", fmt.Errorf("install: sync %s: %w", tmp.Name(), err)
+		return "", fmt.Errorf("%w: sync %s: %w", errInstall, tmp.Name(), err)
 	}
 	// Chmod on the descriptor: the mode does not depend on the umask.
 	if err := tmp.Chmod(0o755); err != nil {
-		return "", fmt.Errorf("install: chmod %s: %w", tmp.Name(), err)
+		return "", fmt.Errorf("%w: chmod %s: %w", errInstall, tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("install: close %s: %w", tmp.Name(), err)
+		return "", fmt.Errorf("%w: close %s: %w", errInstall, tmp.Name(), err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", fmt.Errorf("install: %w", err)
+		return "", fmt.Errorf("%w: %w", errInstall, err)
 	}
 	renamed = true
 	// Make the rename itself durable; a volume that cannot sync a

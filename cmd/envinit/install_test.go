@@ -64,8 +64,8 @@ func TestInstallReplacesAnExistingBinary(t *testing.T) {
 func TestInstallRefusesAMissingDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not-mounted")
 	err := runInstall([]string{dir}, new(bytes.Buffer), new(bytes.Buffer))
-	if err == nil {
-		t.Fatal("runInstall: got nil error; want one for a missing directory")
+	if !errors.Is(err, errInstall) {
+		t.Fatalf("runInstall: got %v; want errInstall for a missing directory", err)
 	}
 	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("error: got %q; want it to name %s and say it does not exist", err, dir)
@@ -78,7 +78,7 @@ func TestInstallRefusesAMissingDirectory(t *testing.T) {
 func TestInstallRefusesAFile(t *testing.T) {
 	file := tempFileWith(t, "")
 	_, err := installFile(os.Args[0], file)
-	if err == nil || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "not a directory") {
+	if !errors.Is(err, errInstall) || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("error: got %v; want one naming %s as not a directory", err, file)
 	}
 }
@@ -87,8 +87,8 @@ func TestInstallLeavesNothingWhenTheCopyFails(t *testing.T) {
 	dir := t.TempDir()
 	// Reading a directory fails after the temporary file exists.
 	_, err := installFile(t.TempDir(), dir)
-	if err == nil {
-		t.Fatal("installFile: got nil error; want one for an unreadable source")
+	if !errors.Is(err, errInstall) {
+		t.Fatalf("installFile: got %v; want errInstall for an unreadable source", err)
 	}
 	assertDirHolds(t, dir)
 }

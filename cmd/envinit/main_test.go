@@ -181,6 +181,7 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("x: %w", fetch.ErrUnavailable), 69},
 		{fmt.Errorf("deadline: %w", context.DeadlineExceeded), 69},
 		{fmt.Errorf("x: %w", execve.ErrFiles), 73},
+		{fmt.Errorf("x: %w", errInstall), 73},
 		{fmt.Errorf("x: %w", fetch.ErrThrottled), 75},
 		{fmt.Errorf("x: %w", fetch.ErrAccessDenied), 77},
 		{&configError{"x"}, 78},
