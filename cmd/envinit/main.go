@@ -5,6 +5,7 @@
 // envinit stays running: COMMAND takes its PID.
 //
 //	envinit [flags] -- COMMAND [ARG...]
+//	envinit render | check | secrets | docker-build [flags] [ARG...]
 //	envinit version | install DIR | help
 //
 // Configuration, each variable also a flag (--service, --prefix, ...; a

@@ -24,8 +24,14 @@ var version = "dev"
 
 const usage = `usage:
   envinit [flags] -- COMMAND [ARG...]   resolve the service's secrets, then exec COMMAND
+  envinit render [--format F] [flags]   print the environment the service would get
+  envinit check [flags] [SERVICE...]    report every problem of the service's data (CI)
+  envinit secrets ACTION ...            set, get, list, unset, import, import-from secrets
+  envinit docker-build [flags] -- ARGS  docker build with the secrets as build args and secrets
   envinit version                       print the version
   envinit install DIR                   copy this binary to DIR/envinit (Kubernetes init container)
+
+'envinit SUBCOMMAND --help' shows a subcommand's flags and examples.
 
 flags (each also an ENVINIT_* variable; a flag wins):
 `
@@ -42,6 +48,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return nil
 	case "install":
 		return runInstall(args[1:], stdout, stderr)
+	case "render":
+		return runRender(ctx, args[1:], environ, stdout, stderr)
+	case "check":
+		return runCheck(ctx, args[1:], stdout, stderr)
+	case "secrets":
+		return runSecrets(ctx, args[1:], environ, os.Stdin, stdout, stderr)
+	case "docker-build":
+		return runDockerBuild(ctx, args[1:], environ, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		printUsage(stdout)
 		return nil

@@ -85,7 +85,11 @@ func cleanPrefix(prefix string) (string, error) {
 // The path has no trailing slash: that is the documented form, and the
 // resource IAM authorizes GetParametersByPath against.
 func (s *SSM) Service(ctx context.Context, alias string, page func(map[string]resolve.Value)) error {
-	path := s.prefix + "/services/" + alias
+	return s.readPath(ctx, s.prefix+"/services/"+alias, page)
+}
+
+// readPath reads every page of the parameters directly under path.
+func (s *SSM) readPath(ctx context.Context, path string, page func(map[string]resolve.Value)) error {
 	w := s.where("ssm:GetParametersByPath", path)
 	in := &ssm.GetParametersByPathInput{
 		Path:           aws.String(path),

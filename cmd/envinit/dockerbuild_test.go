@@ -1,0 +1,75 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/envinit/envinit/internal/resolve"
+)
+
+func TestDockerBuildCommand(t *testing.T) {
+	secrets := []resolve.Secret{
+		{Key: "LOG_LEVEL", Value: resolve.NewValue("info " + valueCanary)},
+		{Key: "NPM_TOKEN", Value: resolve.NewValue(valueCanary), Sensitive: true},
+		{Key: "PATH", Value: resolve.NewValue("/evil")},
+		{Key: "DOCKER_HOST", Value: resolve.NewValue("tcp://evil:2375")},
+		{Key: "HOME_DIR", Value: resolve.NewValue("/h")},
+	}
+	environ := []string{"PATH=/usr/bin", "ENVINIT_SERVICE=api", "LOG_LEVEL=from the shell", "HOME=/root", "PATH=/second"}
+	argv, env, skipped, err := dockerBuildCommand("docker", secrets, environ, []string{"-t", "app:1", "--build-arg", "LOG_LEVEL=mine", "."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"docker", "build",
+		"--build-arg", "LOG_LEVEL", "--secret", "id=NPM_TOKEN,env=NPM_TOKEN", "--build-arg", "HOME_DIR",
+		"-t", "app:1", "--build-arg", "LOG_LEVEL=mine", "."}
+	if !slices.Equal(argv, want) {
+		t.Errorf("argv %q;\nwant %q", argv, want)
+	}
+	if strings.Contains(strings.Join(argv, " "), valueCanary) {
+		t.Error("a value is on docker's command line")
+	}
+	wantEnv := []string{"PATH=/usr/bin", "LOG_LEVEL=info " + valueCanary, "HOME=/root", "NPM_TOKEN=" + valueCanary, "HOME_DIR=/h", "DOCKER_BUILDKIT=1"}
+	if !slices.Equal(env, wantEnv) {
+		t.Errorf("env %q;\nwant %q", env, wantEnv)
+	}
+	if !slices.Equal(skipped, []string{"PATH", "DOCKER_HOST"}) {
+		t.Errorf("skipped %q; want PATH and DOCKER_HOST", skipped)
+	}
+}
+
+func TestDockerBuildKit(t *testing.T) {
+	plain := []resolve.Secret{{Key: "A", Value: resolve.NewValue("a")}}
+	sensitive := append(plain, resolve.Secret{Key: "S", Value: resolve.NewValue("s"), Sensitive: true})
+	for _, tt := range []struct {
+		name    string
+		secrets []resolve.Secret
+		environ []string
+		want    string // DOCKER_BUILDKIT in docker's env; "error" for a refusal
+	}{
+		{"unset", plain, nil, "1"},
+		{"operator's choice without secrets", plain, []string{"DOCKER_BUILDKIT=0"}, "0"},
+		{"forced on for secrets", sensitive, []string{"DOCKER_BUILDKIT=1"}, "1"},
+		{"refused off with secrets", sensitive, []string{"DOCKER_BUILDKIT=0"}, "error"},
+	} {
+		_, env, _, err := dockerBuildCommand("docker", tt.secrets, tt.environ, nil)
+		switch {
+		case tt.want == "error":
+			if exitCode(err) != exitConfig || !strings.Contains(err.Error(), "unset DOCKER_BUILDKIT") {
+				t.Errorf("%s: got %v; want exit 78 saying to unset DOCKER_BUILDKIT", tt.name, err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case !slices.Contains(env, "DOCKER_BUILDKIT="+tt.want):
+			t.Errorf("%s: env %q; want DOCKER_BUILDKIT=%s", tt.name, env, tt.want)
+		}
+	}
+}
+
+func TestShellJoin(t *testing.T) {
+	got := shellJoin([]string{"docker", "build", "--secret", "id=A,env=A", "-t", "a b", "it's", ""})
+	if want := `docker build --secret id=A,env=A -t 'a b' 'it'\''s' ''`; got != want {
+		t.Errorf("got %s; want %s", got, want)
+	}
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/envinit/envinit/internal/execve"
+	"github.com/envinit/envinit/internal/resolve"
+)
+
+// Values dotenv parsers trip on; each must load back unchanged.
+var trickyValues = []string{
+	"plain",
+	"with spaces",
+	"  leading and trailing  ",
+	`double "quoted"`,
+	`single 'quoted'`,
+	`both ' and "`,
+	"line one\nline two\n",
+	"carriage\r\nreturn",
+	"tab\there",
+	"$HOME and ${HOME} and $$",
+	"# not a comment",
+	"value # with a hash",
+	"ends with a hash#",
+	`back\slash`,
+	`\n is not a newline`,
+	`ends with a backslash\`,
+	`'\''`,
+	"a=b=c",
+	"ünïcödé ✓",
+	"#{$/KEY} stays literal",
+	"`tick` $(cmd)",
+}
+
+func TestDotenvQuoteLoadsBackUnchanged(t *testing.T) {
+	for _, v := range trickyValues {
+		line := "KEY=" + dotenvQuote(v) + "\n"
+		pairs, errs := parseDotenv([]byte(line))
+		if len(errs) > 0 || len(pairs) != 1 {
+			t.Errorf("%q written as %q: got %d pairs, errors %v; want it back", v, line, len(pairs), errs)
+			continue
+		}
+		if pairs[0].value != v {
+			t.Errorf("%q written as %q: read back %q", v, line, pairs[0].value)
+		}
+	}
+}
+
+func TestDotenvQuoteForms(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"info", "info"},
+		{"postgres://u@h:5432/db", "postgres://u@h:5432/db"},
+		{"a,b", "a,b"},
+		{"with space", "'with space'"},
+		{"$HOME", "'$HOME'"},
+		{"a#b", "'a#b'"},
+		{"two\nlines", "'two\nlines'"},
+		{`it's`, `"it's"`},
+		{`it's $5`, `"it's \$5"`},
+		{`back\slash`, `"back\\slash"`},
+		{"it's\nnew", `"it's\nnew"`},
+		{`say "hi" it's`, `"say \"hi\" it's"`},
+	} {
+		if got := dotenvQuote(tt.in); got != tt.want {
+			t.Errorf("dotenvQuote(%q) = %s; want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+const (
+	secretCanary = "CANARY-render-secret"
+	plainCanary  = "CANARY-render-plain"
+)
+
+// testResult is a service api with its own keys, an import, a sensitive
+// key, a value tainted by it, and a container variable with a reference.
+func testResult() *resolve.Result {
+	return &resolve.Result{
+		Secrets: []resolve.Secret{
+			{Key: "DATABASE_URL", Value: resolve.NewValue("postgres://u:" + secretCanary + "@db/app"), Sensitive: true, Origin: "api", Refs: []string{"$/DB_PASSWORD"}},
+			{Key: "DB_PASSWORD", Value: resolve.NewValue(secretCanary), Sensitive: true, Origin: "shared"},
+			{Key: "GREETING", Value: resolve.NewValue(plainCanary + ` "hi" $x #y`), Origin: "api"},
+			{Key: "LOG_LEVEL", Value: resolve.NewValue("info"), Origin: "shared", Refs: []string{}},
+		},
+		Env: []resolve.Secret{
+			{Key: "FROM_ENV", Value: resolve.NewValue("db:5432"), Origin: resolve.OriginEnv, Refs: []string{"$/DB_HOST"}},
+		},
+	}
+}
+
+func render(t *testing.T, container []string, override, all bool) []renderVar {
+	t.Helper()
+	res := testResult()
+	env, files, err := execve.BuildEnv(container, res.Env, res.Secrets, override, "/run/secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return renderVars(env, files, res, "api", all)
+}
+
+func TestRenderAnnotations(t *testing.T) {
+	vars := render(t, []string{"PATH=/bin", "FROM_ENV=#{$/DB_HOST}"}, true, false)
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, "api", "/run/secrets", vars, false); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), secretCanary) {
+		t.Fatalf("json without --reveal holds a sensitive value:\n%s", buf.String())
+	}
+	var doc renderDoc
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Service != "api" || doc.SecretsDir != "/run/secrets" || doc.Revealed {
+		t.Errorf("header = %q, %q, revealed %v", doc.Service, doc.SecretsDir, doc.Revealed)
+	}
+	got := map[string]jsonVar{}
+	var names []string
+	for _, v := range doc.Variables {
+		got[v.Name] = v
+		names = append(names, v.Name)
+	}
+	if want := "DATABASE_URL DB_PASSWORD FROM_ENV GREETING LOG_LEVEL"; strings.Join(names, " ") != want {
+		t.Errorf("variables %q; want %q (sorted; no PATH without --all; no *_FILE of its own)", names, want)
+	}
+	for _, tt := range []struct {
+		name, value, origin, service, file, refs string
+		sensitive                                bool
+	}{
+		{"DATABASE_URL", sensitiveMark, "own", "api", "/run/secrets/DATABASE_URL", "$/DB_PASSWORD", true},
+		{"DB_PASSWORD", sensitiveMark, "import", "shared", "/run/secrets/DB_PASSWORD", "", true},
+		{"FROM_ENV", "db:5432", "env", "", "", "$/DB_HOST", false},
+		{"GREETING", plainCanary + ` "hi" $x #y`, "own", "api", "", "", false},
+		{"LOG_LEVEL", "info", "import", "shared", "", "", false},
+	} {
+		v := got[tt.name]
+		if v.Value != tt.value || v.Origin != tt.origin || v.Service != tt.service || v.File != tt.file ||
+			strings.Join(v.Refs, " ") != tt.refs || v.Sensitive != tt.sensitive || v.Refs == nil {
+			t.Errorf("%s: got %+v; want value %q origin %s service %q file %q refs [%s] sensitive %v",
+				tt.name, v, tt.value, tt.origin, tt.service, tt.file, tt.refs, tt.sensitive)
+		}
+		if tt.sensitive && v.FileVar != tt.name+"_FILE" {
+			t.Errorf("%s: file_variable %q; want %s_FILE", tt.name, v.FileVar, tt.name)
+		}
+	}
+
+	buf.Reset()
+	if err := writeJSON(&buf, "api", "/run/secrets", vars, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"value": "`+secretCanary+`"`) || !strings.Contains(buf.String(), `"revealed": true`) {
+		t.Errorf("json with --reveal: want the sensitive value and revealed: true")
+	}
+}
+
+// Without --reveal no format prints a sensitive value; with it, each does.
+func TestRenderRedactsUnlessRevealed(t *testing.T) {
+	vars := render(t, nil, true, true)
+	if s := fmt.Sprintf("%v %+v %#v", vars, vars, vars); strings.Contains(s, secretCanary) || strings.Contains(s, plainCanary) {
+		t.Errorf("render's variables print their values under fmt")
+	}
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer, bool) error
+	}{
+		{"env", func(b *bytes.Buffer, r bool) error { return writeEnv(b, vars, r) }},
+		{"dotenv", func(b *bytes.Buffer, r bool) error { return writeDotenv(b, vars, r) }},
+		{"json", func(b *bytes.Buffer, r bool) error { return writeJSON(b, "api", "/run/secrets", vars, r) }},
+	} {
+		var hidden, shown bytes.Buffer
+		if err := f.write(&hidden, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.write(&shown, true); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(hidden.String(), secretCanary) {
+			t.Errorf("%s without --reveal holds a sensitive value:\n%s", f.name, hidden.String())
+		}
+		if !strings.Contains(hidden.String(), sensitiveMark) || !strings.Contains(hidden.String(), "/run/secrets/DB_PASSWORD") {
+			t.Errorf("%s without --reveal: want %s and the file path:\n%s", f.name, sensitiveMark, hidden.String())
+		}
+		if !strings.Contains(shown.String(), secretCanary) {
+			t.Errorf("%s with --reveal: want the sensitive value", f.name)
+		}
+		if !strings.Contains(hidden.String(), plainCanary) {
+			t.Errorf("%s: want non-sensitive values printed", f.name)
+		}
+	}
+}
+
+func TestRenderEnvAndDotenv(t *testing.T) {
+	vars := render(t, nil, true, false)
+	var b bytes.Buffer
+	if err := writeEnv(&b, vars, false); err != nil {
+		t.Fatal(err)
+	}
+	wantEnv := "DATABASE_URL=<sensitive>\nDATABASE_URL_FILE=/run/secrets/DATABASE_URL\n" +
+		"DB_PASSWORD=<sensitive>\nDB_PASSWORD_FILE=/run/secrets/DB_PASSWORD\n" +
+		"FROM_ENV=db:5432\nGREETING=" + plainCanary + " \"hi\" $x #y\nLOG_LEVEL=info\n"
+	if b.String() != wantEnv {
+		t.Errorf("env:\n%s\nwant:\n%s", b.String(), wantEnv)
+	}
+
+	b.Reset()
+	if err := writeDotenv(&b, vars, false); err != nil {
+		t.Fatal(err)
+	}
+	pairs, errs := parseDotenv(b.Bytes())
+	if len(errs) > 0 {
+		t.Fatalf("dotenv output does not parse: %v\n%s", errs, b.String())
+	}
+	got := map[string]string{}
+	for _, p := range pairs {
+		got[p.key] = p.value
+	}
+	want := map[string]string{
+		"DATABASE_URL_FILE": "/run/secrets/DATABASE_URL",
+		"DB_PASSWORD_FILE":  "/run/secrets/DB_PASSWORD",
+		"FROM_ENV":          "db:5432",
+		"GREETING":          plainCanary + ` "hi" $x #y`,
+		"LOG_LEVEL":         "info",
+	}
+	if len(got) != len(want) {
+		t.Errorf("dotenv loads %v; want %v (a sensitive key only as a comment)", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("dotenv %s = %q; want %q", k, got[k], v)
+		}
+	}
+}
+
+// With ENVINIT_OVERRIDE=false the container's own value wins; render
+// shows it as the container's, and --all adds the rest of the environment.
+func TestRenderOverrideFalseAndAll(t *testing.T) {
+	vars := render(t, []string{"GREETING=from the container", "DB_PASSWORD_FILE=/mnt/pw", "HOME=/root"}, false, true)
+	got := map[string]renderVar{}
+	for _, v := range vars {
+		got[v.Name] = v
+	}
+	if v := got["GREETING"]; v.Value.Reveal() != "from the container" || v.Origin != originContainer || !strings.Contains(v.Note, "ENVINIT_OVERRIDE=false") {
+		t.Errorf("GREETING = %+v; want the container's value, noted", v)
+	}
+	if v := got["DB_PASSWORD_FILE"]; v.Value.Reveal() != "/mnt/pw" || v.Origin != originContainer || v.Note == "" {
+		t.Errorf("DB_PASSWORD_FILE = %+v; want the container's own file, noted", v)
+	}
+	if _, ok := got["DB_PASSWORD"]; ok {
+		t.Errorf("DB_PASSWORD listed; want only the container's DB_PASSWORD_FILE")
+	}
+	if v := got["HOME"]; v.Value.Reveal() != "/root" || v.Origin != originContainer || v.Note != "" {
+		t.Errorf("HOME = %+v; want it with --all, as the container's", v)
+	}
+	if v := got["DATABASE_URL"]; !v.Sensitive || v.File != "/run/secrets/DATABASE_URL" {
+		t.Errorf("DATABASE_URL = %+v; want it still written to its file", v)
+	}
+	if _, ok := got["DATABASE_URL_FILE"]; ok {
+		t.Errorf("DATABASE_URL_FILE listed on its own; want it as DATABASE_URL's file only")
+	}
+}
