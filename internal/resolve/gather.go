@@ -109,14 +109,9 @@ func (w *gatherer) service(alias string) {
 	}
 	w.g.services[alias] = map[string]Value{}
 	w.g.calls.Services++
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		if !w.acquire() {
-			return
-		}
-		var held []string
-		err := w.src.Service(w.ctx, alias, func(kv map[string]Value) {
+	var held []string
+	read := func() error {
+		return w.src.Service(w.ctx, alias, func(kv map[string]Value) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			for _, k := range sortedKeys(kv) {
@@ -138,16 +133,11 @@ func (w *gatherer) service(alias string) {
 				held = held[MaxGlobalsPerCall:]
 			}
 		})
-		<-w.sem
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if err != nil {
-			w.fail(err)
-			return
-		}
+	}
+	w.start(read, func() {
 		w.pending = append(w.pending, held...)
 		w.flush()
-	}()
+	})
 }
 
 // discover asks for whatever the references in v name: services at once,
@@ -198,20 +188,12 @@ func (w *gatherer) flush() {
 // globals reads one batch of names. mu is held.
 func (w *gatherer) globals(names []string) {
 	w.g.calls.Globals++
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		if !w.acquire() {
-			return
-		}
-		got, err := w.src.Globals(w.ctx, names)
-		<-w.sem
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if err != nil {
-			w.fail(err)
-			return
-		}
+	var got map[string]Value
+	read := func() (err error) {
+		got, err = w.src.Globals(w.ctx, names)
+		return err
+	}
+	w.start(read, func() {
 		for _, name := range names {
 			if v, ok := got[name]; ok {
 				w.g.globals[name] = v
@@ -221,6 +203,28 @@ func (w *gatherer) globals(names []string) {
 			}
 		}
 		w.flush()
+	})
+}
+
+// start runs one Source call in a goroutine of its own, within the bound
+// on calls under way, then done with mu held, unless the call failed. mu is
+// held.
+func (w *gatherer) start(call func() error, done func()) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if !w.acquire() {
+			return
+		}
+		err := call()
+		<-w.sem
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		done()
 	}()
 }
 
