@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,15 +106,31 @@ func (c *config) flags(fs *flag.FlagSet) {
 // parseFlags parses args into c and returns what follows them.
 func (c *config) parseFlags(name string, args []string, stderr io.Writer) ([]string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // its messages and usage would echo values
 	c.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, &usageError{err.Error()}
+		return nil, &usageError{flagError(err)}
 	}
 	return fs.Args(), nil
+}
+
+// flagValue matches the flag package's errors that quote the value given.
+var flagValue = regexp.MustCompile(`^invalid (?:boolean )?value .* for (?:flag )?-(\S+): (.*)$`)
+
+// flagError is the flag package's error without the value it quotes: a
+// flag's value may be a secret passed by mistake.
+func flagError(err error) string {
+	msg := err.Error()
+	if m := flagValue.FindStringSubmatch(msg); m != nil {
+		return "--" + m[1] + ": " + m[2]
+	}
+	if strings.HasPrefix(msg, "bad flag syntax") {
+		return "bad flag syntax"
+	}
+	return msg
 }
 
 // validate checks c; values are not echoed, only the variable and what it

@@ -211,3 +211,52 @@ func TestUserHome(t *testing.T) {
 		t.Errorf("got %q; want env unchanged for a user without a home", got)
 	}
 }
+
+func TestFlagErrorsDoNotEchoValues(t *testing.T) {
+	t.Setenv("ENVINIT_SERVICE", "svc")
+	for _, args := range [][]string{
+		{"--timeout=" + canary, "--", "app"},
+		{"--override=" + canary, "--", "app"},
+		{"--timeout", canary, "--", "app"},
+		{"---" + canary, "--", "app"},
+	} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr)
+		if exitCode(err) != exitUsage {
+			t.Errorf("%q: got %v (exit %d); want a usage error", args, err, exitCode(err))
+		}
+		if out := fmt.Sprint(err) + stderr.String(); strings.Contains(out, canary) {
+			t.Errorf("%q: the value is echoed: %q", args, strings.ReplaceAll(out, canary, "<CANARY>"))
+		}
+	}
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"--timeout=x", "--"}, nil, &bytes.Buffer{}, &stderr)
+	if want := "--timeout: not a valid duration"; !strings.Contains(fmt.Sprint(err), want) {
+		t.Errorf("got %v; want it to contain %q", err, want)
+	}
+}
+
+type throttledSource struct {
+	resolve.Source
+	throttled bool
+}
+
+func (s throttledSource) Throttled() bool { return s.throttled }
+
+func TestThrottledOut(t *testing.T) {
+	deadline := fmt.Errorf("ENVINIT_TIMEOUT (3s) ran out: %w", context.DeadlineExceeded)
+	for _, tt := range []struct {
+		src  resolve.Source
+		err  error
+		code int
+	}{
+		{throttledSource{throttled: true}, deadline, exitTempFail},
+		{throttledSource{throttled: false}, deadline, exitUnavailable},
+		{throttledSource{throttled: true}, fmt.Errorf("x: %w", fetch.ErrUnavailable), exitUnavailable},
+		{throttledSource{throttled: true}, &resolve.CycleError{}, exitData},
+	} {
+		if got := exitCode(throttledOut(tt.src, tt.err)); got != tt.code {
+			t.Errorf("throttled %v, %v: got exit %d; want %d", tt.src.(throttledSource).throttled, tt.err, got, tt.code)
+		}
+	}
+}

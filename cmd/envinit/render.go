@@ -390,7 +390,7 @@ func parseTool(fs *flag.FlagSet, name, help string, args []string, stdout io.Wri
 				fs.PrintDefaults()
 				return nil, true, nil
 			}
-			return nil, false, &toolUsageError{name, err.Error()}
+			return nil, false, &toolUsageError{name, flagError(err)}
 		}
 		rest := fs.Args()
 		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {

@@ -84,6 +84,10 @@ func runExec(ctx context.Context, args, environ []string, stderr io.Writer) erro
 		return err
 	}
 	argv, err := c.parseFlags("envinit", args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stderr)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -102,7 +106,7 @@ func runExec(ctx context.Context, args, environ []string, stderr io.Writer) erro
 	// As PID 1 no signal has a default action, so SIGTERM would be
 	// ignored by the kernel if Go did not catch it: stop at once instead,
 	// with the exit code a default action would have given.
-	ctx, cancel := context.WithCancelCause(ctx)
+	sigCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -111,18 +115,27 @@ func runExec(ctx context.Context, args, environ []string, stderr io.Writer) erro
 		select {
 		case sig := <-sigs:
 			cancel(&interrupted{sig})
-		case <-ctx.Done():
+		case <-sigCtx.Done():
 		}
 	}()
-	stopped := func(err error) error {
+	// signalled returns the interruption, if a signal came.
+	signalled := func() *interrupted {
 		var intr *interrupted
-		if errors.As(context.Cause(ctx), &intr) {
+		if errors.As(context.Cause(sigCtx), &intr) {
+			return intr
+		}
+		return nil
+	}
+	stopped := func(err error) error {
+		if intr := signalled(); intr != nil {
 			return intr
 		}
 		return err
 	}
 
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, c.Timeout,
+	// The deadline bounds the waiting on the store: once everything is
+	// resolved, only a signal stops the exec.
+	ctx, cancelTimeout := context.WithTimeoutCause(sigCtx, c.Timeout,
 		fmt.Errorf("ENVINIT_TIMEOUT (%s) ran out before the command could start: %w", c.Timeout, context.DeadlineExceeded))
 	defer cancelTimeout()
 
@@ -141,7 +154,7 @@ func runExec(ctx context.Context, args, environ []string, stderr io.Writer) erro
 	}
 	g, err := resolve.Gather(ctx, src, c.Service, environ)
 	if err != nil {
-		return stopped(timedOut(ctx, err))
+		return stopped(throttledOut(src, timedOut(ctx, err)))
 	}
 	res, err := resolve.Resolve(g, c.Service, environ)
 	if err != nil {
@@ -178,9 +191,9 @@ func runExec(ctx context.Context, args, environ []string, stderr io.Writer) erro
 
 	// The last moment a signal can still be honoured: after this, it is
 	// COMMAND's to handle.
-	if err := context.Cause(ctx); err != nil {
+	if intr := signalled(); intr != nil {
 		_ = batch.Discard()
-		return stopped(err)
+		return intr
 	}
 	if user != nil {
 		if err := execve.DropPrivileges(*user); err != nil {
@@ -249,6 +262,17 @@ func secretsDir(c *config, res *resolve.Result, user *execve.User) (*execve.Dir,
 func timedOut(ctx context.Context, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, fetch.ErrThrottled) && !errors.Is(err, fetch.ErrUnavailable) {
 		return context.Cause(ctx)
+	}
+	return err
+}
+
+// throttledOut reports a deadline that ran out between store calls (waiting
+// for a turn, between pages) as throttling when the store was throttling
+// this start: a herd, which a restart later gets through, not an outage.
+func throttledOut(src resolve.Source, err error) error {
+	t, ok := src.(interface{ Throttled() bool })
+	if ok && t.Throttled() && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, fetch.ErrUnavailable) && !errors.Is(err, fetch.ErrThrottled) {
+		return fmt.Errorf("SSM was throttling this start when %w (%w: a temporary failure; restart later, stagger the deploy, or raise the SSM throughput)", err, fetch.ErrThrottled)
 	}
 	return err
 }

@@ -148,8 +148,10 @@ func (d *Dir) check() (mode uint32, err error) {
 	switch {
 	case perm&0o022 != 0 && mayChange:
 		return 0o711, nil
-	case perm&0o002 != 0 && perm&unix.S_ISVTX == 0:
-		return 0, &FilesError{Path: d.path, Reason: fmt.Sprintf("world-writable (mode %#o) without the sticky bit, and envinit (uid %d) may not tighten it; run envinit as root with ENVINIT_USER, or give it a directory it owns", perm, euid)}
+	case perm&0o022 != 0 && perm&unix.S_ISVTX == 0:
+		// Group-writable is no better than world-writable: any member
+		// of the group could rename the files away and plant its own.
+		return 0, &FilesError{Path: d.path, Reason: fmt.Sprintf("writable by its group or by others (mode %#o) without the sticky bit, and envinit (uid %d) may not tighten it; run envinit as root with ENVINIT_USER, or give it a directory it owns", perm, euid)}
 	case d.owner >= 0 && d.owner != owner && perm&0o001 == 0 && mayChange:
 		return perm | 0o001, nil
 	case d.owner >= 0 && d.owner != owner && perm&0o001 == 0:

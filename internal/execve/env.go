@@ -65,7 +65,9 @@ type variable struct {
 //
 // A sensitive KEY whose KEY_FILE is also a secret or a resolved container
 // variable is a *ConflictError (resolve.ErrData): neither value may silently
-// replace the other. dir must be set when a file is needed.
+// replace the other. A sensitive KEY whose KEY_FILE would be an ENVINIT_* or
+// LD_* name (KEY is ENVINIT or LD) is a *resolve.ValueError. dir must be set
+// when a file is needed.
 func BuildEnv(container []string, envRefs, secrets []resolve.Secret, override bool, dir string) ([]string, []File, error) {
 	vars := make(map[string]variable, len(container)+len(secrets))
 	for _, kv := range container {
@@ -110,6 +112,13 @@ func BuildEnv(container []string, envRefs, secrets []resolve.Secret, override bo
 			continue
 		}
 		fileVar := name + "_FILE"
+		// A key the store may set can still make a name it may not: a
+		// sensitive ENVINIT or LD would hand COMMAND ENVINIT_FILE or
+		// LD_FILE.
+		if strings.HasPrefix(fileVar, "ENVINIT_") || strings.HasPrefix(fileVar, "LD_") {
+			return nil, nil, &resolve.ValueError{Where: where(v.origin, name),
+				Reason: fmt.Sprintf("sensitive, so its file's path would go in %s, but ENVINIT_* and LD_* names are never passed to COMMAND; rename the key", fileVar)}
+		}
 		if f, ok := vars[fileVar]; ok && !f.sensitive && f.origin != "" {
 			return nil, nil, &ConflictError{Key: name, KeyFrom: v.origin, File: fileVar, FileFrom: f.origin}
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
@@ -88,14 +89,15 @@ func (e *Error) Is(target error) bool { return e.kind != nil && target == e.kind
 // replaces a throttling error with the deadline when the deadline cuts a
 // backoff short, so the classification has to look at the attempts.
 type attemptLog struct {
-	attempts int
-	last     error // the last attempt failure not caused by ctx
+	attempts  int
+	last      error        // the last attempt failure not caused by ctx
+	throttled *atomic.Bool // set when any attempt is throttled: the source's, shared by its calls
 }
 
 type attemptLogKey struct{}
 
-func withAttemptLog(ctx context.Context) (context.Context, *attemptLog) {
-	l := new(attemptLog)
+func withAttemptLog(ctx context.Context, throttled *atomic.Bool) (context.Context, *attemptLog) {
+	l := &attemptLog{throttled: throttled}
 	return context.WithValue(ctx, attemptLogKey{}, l), l
 }
 
@@ -112,6 +114,9 @@ type where struct {
 	prefix   string
 	region   string
 	credHint string
+	// throttled: SSM throttled some request of this run before this one
+	// failed.
+	throttled bool
 }
 
 var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
@@ -165,6 +170,11 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 	case last != nil && throttles.IsErrorThrottle(last).Bool():
 		e.kind = ErrThrottled
 		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, after %s: a temporary failure (restart later, stagger the deploy, or raise the SSM throughput)", plural(attempts, "attempt"))
+	case errors.Is(err, context.DeadlineExceeded) && last == nil && w.throttled:
+		// The deadline caught this request in flight while the run was
+		// being throttled: a herd, not an outage.
+		e.kind = ErrThrottled
+		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, which cut this request short (%s): a temporary failure (restart later, stagger the deploy, or raise the SSM throughput)", plural(attempts, "attempt"))
 	case errors.Is(err, context.DeadlineExceeded):
 		e.kind = ErrUnavailable
 		if last == nil {

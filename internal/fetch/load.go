@@ -169,6 +169,9 @@ func (attemptRecorder) HandleFinalize(ctx context.Context, in middleware.Finaliz
 		// the service.
 		if err != nil && ctx.Err() == nil {
 			l.last = err
+			if l.throttled != nil && throttles.IsErrorThrottle(err).Bool() {
+				l.throttled.Store(true)
+			}
 		}
 	}
 	return out, md, err

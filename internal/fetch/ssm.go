@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -55,6 +56,10 @@ type SSM struct {
 	prefix   string
 	region   string // for the IAM policy an access-denied error suggests
 	credHint string
+	// throttled records that SSM throttled any request of this source:
+	// a request the deadline then catches in flight, with no failure of
+	// its own, was cut short by a herd, not an outage.
+	throttled atomic.Bool
 }
 
 // New returns an SSM source reading under prefix through api: a fake in
@@ -99,7 +104,7 @@ func (s *SSM) readPath(ctx context.Context, path string, page func(map[string]re
 	}
 	seen := make(map[string]bool)
 	for range maxPages {
-		callCtx, log := withAttemptLog(ctx)
+		callCtx, log := withAttemptLog(ctx, &s.throttled)
 		out, err := s.api.GetParametersByPath(callCtx, in)
 		if err != nil {
 			return classify(ctx, err, w, log)
@@ -190,7 +195,7 @@ func (s *SSM) globals(ctx context.Context, names []string, got map[string]resolv
 		full[i] = dir + n
 		asked[full[i]] = n
 	}
-	callCtx, log := withAttemptLog(ctx)
+	callCtx, log := withAttemptLog(ctx, &s.throttled)
 	out, err := s.api.GetParameters(callCtx, &ssm.GetParametersInput{
 		Names:          full,
 		WithDecryption: aws.Bool(true),
@@ -207,6 +212,9 @@ func (s *SSM) globals(ctx context.Context, names []string, got map[string]resolv
 	return nil
 }
 
+// Throttled reports whether SSM throttled any request of this source.
+func (s *SSM) Throttled() bool { return s.throttled.Load() }
+
 func (s *SSM) where(action, path string) where {
-	return where{action: action, path: path, prefix: s.prefix, region: s.region, credHint: s.credHint}
+	return where{action: action, path: path, prefix: s.prefix, region: s.region, credHint: s.credHint, throttled: s.throttled.Load()}
 }

@@ -406,3 +406,24 @@ func TestCredentialHint(t *testing.T) {
 		t.Errorf("hint %q holds a variable's value", hint)
 	}
 }
+
+// A request the deadline catches in flight, with no failure of its own, is
+// throttling when another request of the same run was throttled (a herd),
+// and unavailability otherwise.
+func TestClassifyDeadlineAfterThrottling(t *testing.T) {
+	s := newSSM(t, "", &fakeAPI{})
+	deadline := fmt.Errorf("operation error SSM: GetParameters, %w", context.DeadlineExceeded)
+	for _, tc := range []struct {
+		throttledBefore bool
+		want            error
+	}{{false, ErrUnavailable}, {true, ErrThrottled}} {
+		if tc.throttledBefore {
+			_, log := withAttemptLog(context.Background(), &s.throttled)
+			log.throttled.Store(true)
+		}
+		err := classify(context.Background(), deadline, s.where("ssm:GetParameters", "/envinit/global/{A}"), &attemptLog{attempts: 1})
+		if !errors.Is(err, tc.want) {
+			t.Errorf("throttled before: %v: got %v; want %v", tc.throttledBefore, err, tc.want)
+		}
+	}
+}

@@ -80,7 +80,7 @@ func (w *Writer) Put(ctx context.Context, dir, key string, value resolve.Value, 
 	if kmsKeyID != "" {
 		in.KeyId = aws.String(kmsKeyID)
 	}
-	callCtx, log := withAttemptLog(ctx)
+	callCtx, log := withAttemptLog(ctx, &w.s.throttled)
 	if _, err := w.api.PutParameter(callCtx, in, retryConcurrentUpdates); err != nil {
 		return w.classify(ctx, err, "ssm:PutParameter", name, log, value.Reveal())
 	}
@@ -92,7 +92,7 @@ func (w *Writer) Put(ctx context.Context, dir, key string, value resolve.Value, 
 // its answer was lost.
 func (w *Writer) Delete(ctx context.Context, dir, key string) error {
 	name := dir + "/" + key
-	callCtx, log := withAttemptLog(ctx)
+	callCtx, log := withAttemptLog(ctx, &w.s.throttled)
 	_, err := w.api.DeleteParameter(callCtx, &ssm.DeleteParameterInput{Name: aws.String(name)}, retryConcurrentUpdates)
 	var notFound *types.ParameterNotFound
 	if errors.As(err, &notFound) && log.attempts > 1 {
