@@ -177,9 +177,12 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, which cut this request short (%s): a temporary failure (restart later, stagger the deploy, or raise the SSM throughput)", plural(attempts, "attempt"))
 	case errors.Is(err, context.DeadlineExceeded):
 		e.kind = ErrUnavailable
-		if last == nil {
+		switch {
+		case last == nil && attempts == 0:
+			e.Reason = "the deadline ran out before the first request to SSM went out (is the machine overloaded, or ENVINIT_TIMEOUT too short?)"
+		case last == nil:
 			e.Reason = fmt.Sprintf("no answer from SSM before the deadline (%s)", plural(attempts, "attempt"))
-		} else {
+		default:
 			e.Reason = fmt.Sprintf("SSM still failing at the deadline, after %s", plural(attempts, "attempt"))
 		}
 	default:
