@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,15 +110,26 @@ func (r Retry) withDefaults() Retry {
 func newRetryer(r Retry) aws.Retryer {
 	std := retry.NewStandard(func(o *retry.StandardOptions) {
 		o.RateLimiter = ratelimit.None
-		o.Backoff = fullJitter{base: r.BaseDelay, ceiling: r.MaxDelay}
+		o.Backoff = fullJitter{base: r.BaseDelay, ceiling: r.MaxDelay, retries: new(atomic.Int64)}
 		o.Retryables = append(o.Retryables, retry.IsErrorRetryableFunc(retryTruncated))
 	})
 	return retry.AddWithMaxAttempts(std, 0)
 }
 
-type fullJitter struct{ base, ceiling time.Duration }
+// fullJitter's retries counts the retries of every call of the client: a
+// start throttled on its first page is as throttled on its second, so the
+// backoff carries on where the last call left it instead of starting over
+// with a few quick retries per call, which in a herd are most of the
+// throttled requests.
+type fullJitter struct {
+	base, ceiling time.Duration
+	retries       *atomic.Int64
+}
 
 func (j fullJitter) BackoffDelay(attempt int, _ error) (time.Duration, error) {
+	if j.retries != nil {
+		attempt = max(attempt, int(j.retries.Add(1)))
+	}
 	limit := j.ceiling
 	// Past 30 doublings any sane base is over the ceiling; stop before
 	// the shift overflows.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -425,5 +426,24 @@ func TestClassifyDeadlineAfterThrottling(t *testing.T) {
 		if !errors.Is(err, tc.want) {
 			t.Errorf("throttled before: %v: got %v; want %v", tc.throttledBefore, err, tc.want)
 		}
+	}
+}
+
+// The backoff level carries across a client's calls: a second call's first
+// retry waits as long as the first call's last one did.
+func TestFullJitterCarriesAcrossCalls(t *testing.T) {
+	j := fullJitter{base: 100 * time.Millisecond, ceiling: time.Second, retries: new(atomic.Int64)}
+	for attempt := 1; attempt <= 4; attempt++ { // a first call retried four times
+		if _, err := j.BackoffDelay(attempt, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var top time.Duration
+	for range 2000 { // every retry of the second call, from its first
+		d, _ := j.BackoffDelay(1, nil)
+		top = max(top, d)
+	}
+	if top <= 100*time.Millisecond {
+		t.Errorf("a later call's first retry waited at most %v; want the carried level, up to %v", top, time.Second)
 	}
 }
