@@ -10,12 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/sivchari/kumo"
 )
 
 // BenchmarkStart measures the real binary starting a command on the
@@ -43,10 +37,10 @@ import (
 //
 //     cd e2e && go test -run '^$' -bench BenchmarkStart -benchtime 30x ./
 func BenchmarkStart(b *testing.B) {
-	upstream := benchKumo(b)
+	upstream := startSSM(b)
 	prefix := "/bench/" + randHex(4)
 	kv, want := deployShape()
-	benchSeed(b, upstream, prefix, kv)
+	upstream.seed(b, prefix, kv)
 	// Exactly this environment: nothing inherited (no AWS_CA_BUNDLE).
 	envinitEnv := func(endpoint string) []string {
 		return append(awsEnvFor(endpoint), "PATH=/usr/bin:/bin", "ENVINIT_SERVICE=api", "ENVINIT_PREFIX="+prefix)
@@ -199,34 +193,3 @@ func median[T time.Duration | float64](xs []T) T {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// benchKumo is startSSM for a benchmark.
-func benchKumo(tb testing.TB) *emulator {
-	tb.Helper()
-	srv := kumo.NewServer()
-	tb.Cleanup(srv.Close)
-	client := ssm.New(ssm.Options{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	})
-	return &emulator{URL: srv.URL, Client: client}
-}
-
-// benchSeed is emulator.seed for a benchmark.
-func benchSeed(tb testing.TB, e *emulator, prefix string, kv map[string]string) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for k, v := range kv {
-		_, err := e.Client.PutParameter(ctx, &ssm.PutParameterInput{
-			Name:      aws.String(prefix + "/" + k),
-			Value:     aws.String(v),
-			Type:      types.ParameterTypeSecureString,
-			Overwrite: aws.Bool(true),
-		})
-		if err != nil {
-			tb.Fatalf("PutParameter %s: %v", k, err)
-		}
-	}
-}

@@ -103,7 +103,7 @@ type emulator struct {
 // startSSM starts an in-process kumo server, closed when the test ends.
 // kumo's parameters are shared by all its servers in this process: seed
 // under emulator.prefix.
-func startSSM(t *testing.T) *emulator {
+func startSSM(t testing.TB) *emulator {
 	t.Helper()
 	srv := kumo.NewServer()
 	t.Cleanup(srv.Close)
@@ -124,7 +124,7 @@ func (e *emulator) prefix(t *testing.T) string {
 }
 
 // put stores one SecureString parameter, overwriting it if it exists.
-func (e *emulator) put(t *testing.T, name, value string) {
+func (e *emulator) put(t testing.TB, name, value string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -141,7 +141,7 @@ func (e *emulator) put(t *testing.T, name, value string) {
 
 // seed stores kv under prefix; the keys are relative to it, e.g.
 // "global/DB_HOST" or "services/api/__sensitive".
-func (e *emulator) seed(t *testing.T, prefix string, kv map[string]string) {
+func (e *emulator) seed(t testing.TB, prefix string, kv map[string]string) {
 	t.Helper()
 	names := make([]string, 0, len(kv))
 	for k := range kv {
