@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -221,7 +222,7 @@ func testDockerECSTask(t *testing.T, imgs dockerImages) {
 	for k, v := range f.env {
 		env[k] = v
 	}
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		args = append(args, "-e", k+"="+env[k])
 	}
 	args = append(args, "--entrypoint", c.EntryPoint[0], imgs.app)

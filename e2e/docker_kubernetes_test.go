@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -385,7 +386,7 @@ func containerArgs(t *testing.T, pod corev1.PodSpec, c corev1.Container, mounts 
 	for k, v := range env {
 		vars[k] = v
 	}
-	for _, k := range sortedKeys(vars) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		flags = append(flags, "-e", k+"="+vars[k])
 	}
 	return flags

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -494,7 +495,7 @@ func (f *dockerFixture) rotate(t *testing.T, key string) {
 // rest is docker run's own options, the image and its arguments.
 func (f *dockerFixture) run(name string, rest ...string) []string {
 	args := []string{"run", "--name", name, "--network", "host", "--label", dockerTestID}
-	for _, k := range sortedKeys(f.env) {
+	for _, k := range slices.Sorted(maps.Keys(f.env)) {
 		args = append(args, "-e", k+"="+f.env[k])
 	}
 	return append(args, rest...)
@@ -519,7 +520,7 @@ func (f *dockerFixture) assertReport(t *testing.T, r result, dir string, uid, gi
 	if p.UID != uid || p.GID != gid {
 		t.Errorf("app uid:gid: got %d:%d; want %d:%d", p.UID, p.GID, uid, gid)
 	}
-	for _, key := range sortedKeys(f.secrets) {
+	for _, key := range slices.Sorted(maps.Keys(f.secrets)) {
 		path := dir + "/" + key
 		if got := p.Env[key+"_FILE"]; got != path {
 			t.Errorf("%s_FILE: got %q; want %q", key, got, path)
@@ -885,15 +886,6 @@ func finalStage(dockerfile string) (string, error) {
 		}
 	}
 	return strings.Join(stage, ""), nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func copyTestFile(t *testing.T, src, dst string, mode os.FileMode) {

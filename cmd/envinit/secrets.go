@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -567,7 +568,7 @@ func runList(ctx context.Context, s *secretsCmd, t target, _ []string, _ any) er
 	}
 	sens := sensitiveSet(kv)
 	tw := tabwriter.NewWriter(s.stdout, 0, 8, 2, ' ', 0)
-	for _, k := range sortedNames(kv) {
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
 		switch {
 		case k == resolve.SensitiveKey || k == resolve.ImportKey:
 		case strings.HasPrefix(k, "__"):
@@ -578,7 +579,7 @@ func runList(ctx context.Context, s *secretsCmd, t target, _ []string, _ any) er
 			fmt.Fprintf(tw, "%s\t-\n", k)
 		}
 	}
-	for _, k := range sortedNames(sens) {
+	for _, k := range slices.Sorted(maps.Keys(sens)) {
 		if _, own := kv[k]; !own {
 			fmt.Fprintf(tw, "%s\tsensitive, not a key of %s (an imported key, or a typo: envinit check tells)\n", k, t)
 		}
@@ -609,15 +610,6 @@ func parseImports(v string) ([]string, bool) {
 		}
 	}
 	return toks, len(toks) > 0
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func runUnset(ctx context.Context, s *secretsCmd, t target, args []string, _ any) error {

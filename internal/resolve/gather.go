@@ -2,6 +2,8 @@ package resolve
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -114,7 +116,7 @@ func (w *gatherer) service(alias string) {
 		return w.src.Service(w.ctx, alias, func(kv map[string]Value) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
-			for _, k := range sortedKeys(kv) {
+			for _, k := range slices.Sorted(maps.Keys(kv)) {
 				v := kv[k]
 				w.g.services[alias][k] = v
 				switch {
@@ -247,13 +249,4 @@ func (w *gatherer) fail(err error) {
 		w.err = err
 		w.cancel()
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,6 +3,7 @@ package resolve
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -42,7 +43,7 @@ func Resolve(g *Graph, alias string, env []string) (*Result, error) {
 	if v, err := r.view(alias, ""); err != nil {
 		r.report(err)
 	} else {
-		for _, k := range sortedKeys(v.owner) {
+		for _, k := range slices.Sorted(maps.Keys(v.owner)) {
 			owner := v.owner[k]
 			n := node{owner: owner, key: k}
 			if s, ok := r.final(n, "$"+alias+"/"+k, g.services[owner][k].Reveal()); ok {
@@ -53,7 +54,7 @@ func Resolve(g *Graph, alias string, env []string) (*Result, error) {
 		}
 	}
 	vars := containerVars(env)
-	for _, k := range sortedKeys(vars) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		raw := vars[k]
 		if !hasMarker(raw) {
 			continue
@@ -194,7 +195,7 @@ func (r *resolver) view(alias, via string) (*view, error) {
 		}
 	}
 	r.sens[alias] = sens
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		switch {
 		case k == ImportKey || k == SensitiveKey:
 		case isSpecial(k):
@@ -210,7 +211,7 @@ func (r *resolver) view(alias, via string) (*view, error) {
 	// likely a typo, and the key it meant would land in the environment.
 	// A service may mark a key it imports as sensitive, never the reverse:
 	// sensitivity only ever grows along an import.
-	for _, k := range sortedKeys(sens) {
+	for _, k := range slices.Sorted(maps.Keys(sens)) {
 		if _, ok := v.owner[k]; !ok {
 			r.report(&KeyError{Where: "$" + alias + "/" + SensitiveKey, Key: k, Reason: "listed as sensitive but not a key of $" + alias})
 			continue
