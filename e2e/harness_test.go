@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/envinit/envinit/e2e/internal/report"
 	"net"
 	"os"
 	"os/exec"
@@ -317,26 +318,9 @@ func assertCode(t *testing.T, r result, want int) {
 }
 
 // probeReport is what `probe report` prints.
-type probeReport struct {
-	PID     int                  `json:"pid"`
-	PPID    int                  `json:"ppid"`
-	UID     int                  `json:"uid"`
-	GID     int                  `json:"gid"`
-	Groups  []int                `json:"groups"`
-	Args    []string             `json:"args"`
-	Env     map[string]string    `json:"env"`
-	Environ []string             `json:"environ"`
-	Files   map[string]probeFile `json:"files"`
-}
+type probeReport = report.Report
 
-type probeFile struct {
-	Type    string `json:"type"` // "file", "symlink", "dir", "other"
-	Mode    string `json:"mode"` // permission bits, "0400"
-	UID     int    `json:"uid"`
-	GID     int    `json:"gid"`
-	Content string `json:"content"`
-	Error   string `json:"error"`
-}
+type probeFile = report.File
 
 // parseProbe decodes the report `probe report` printed on stdout.
 func parseProbe(t *testing.T, stdout string) probeReport {

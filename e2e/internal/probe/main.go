@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/envinit/envinit/e2e/internal/report"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -28,27 +29,6 @@ import (
 	"syscall"
 	"time"
 )
-
-type report struct {
-	PID     int               `json:"pid"`
-	PPID    int               `json:"ppid"`
-	UID     int               `json:"uid"`
-	GID     int               `json:"gid"`
-	Groups  []int             `json:"groups"`
-	Args    []string          `json:"args"`
-	Env     map[string]string `json:"env"`
-	Environ []string          `json:"environ"`
-	Files   map[string]file   `json:"files"`
-}
-
-type file struct {
-	Type    string `json:"type"` // "file", "symlink", "dir", "other"
-	Mode    string `json:"mode"` // permission bits, "0400"
-	UID     int    `json:"uid"`
-	GID     int    `json:"gid"`
-	Content string `json:"content,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -83,7 +63,7 @@ func runReport(args []string) int {
 		}
 	}
 
-	r := report{
+	r := report.Report{
 		PID:     os.Getpid(),
 		PPID:    os.Getppid(),
 		UID:     os.Getuid(),
@@ -92,7 +72,7 @@ func runReport(args []string) int {
 		Args:    os.Args,
 		Env:     map[string]string{},
 		Environ: os.Environ(),
-		Files:   map[string]file{},
+		Files:   map[string]report.File{},
 	}
 	if groups, err := os.Getgroups(); err == nil && groups != nil {
 		r.Groups = groups
@@ -117,12 +97,12 @@ func runReport(args []string) int {
 	return *exit
 }
 
-func describe(path string) file {
+func describe(path string) report.File {
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return file{Error: err.Error()}
+		return report.File{Error: err.Error()}
 	}
-	f := file{Mode: fmt.Sprintf("%04o", fi.Mode().Perm())}
+	f := report.File{Mode: fmt.Sprintf("%04o", fi.Mode().Perm())}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		f.UID, f.GID = int(st.Uid), int(st.Gid)
 	}
