@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,3 +195,57 @@ func median[T time.Duration | float64](xs []T) T {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// initBudget is what the package initialisers of the binary may allocate
+// before main. The AWS SDK's schema-based serialisation (service/ssm ≥
+// v1.80.0, service/sts ≥ v1.52.0) builds the model of every operation at
+// start: 2.2 MB, and 1.6 ms on every container start. go.mod holds the SDK
+// below it; this budget turns an upgrade that brings the cost back into a
+// failing test instead of a slower start nobody notices. Allocation is
+// counted, not time: the count is the same on a busy machine.
+const initBudget = 1 << 20
+
+func TestInitBudget(t *testing.T) {
+	cmd := exec.Command(envinitBin, "version")
+	cmd.Env = []string{"GODEBUG=inittrace=1"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("envinit version: %v\n%s", err, out)
+	}
+	total, pkgs := parseInitTrace(string(out))
+	if len(pkgs) < 10 {
+		t.Fatalf("GODEBUG=inittrace=1 printed %d package initialisers; want the whole binary's:\n%s", len(pkgs), out)
+	}
+	slices.SortFunc(pkgs, func(a, b initCost) int { return b.bytes - a.bytes })
+	t.Logf("package initialisers allocate %d bytes in all; the largest: %v", total, pkgs[:5])
+	if total > initBudget {
+		t.Errorf("package initialisers allocate %d bytes, over the budget of %d; the largest: %v\n"+
+			"(see go.mod and docs/BENCHMARKS.md: a newer AWS SDK builds its schemas at start)", total, initBudget, pkgs[:5])
+	}
+}
+
+type initCost struct {
+	pkg   string
+	bytes int
+}
+
+func (c initCost) String() string { return fmt.Sprintf("%s %d B", c.pkg, c.bytes) }
+
+// parseInitTrace sums the bytes of GODEBUG=inittrace=1's lines:
+//
+//	init internal/bytealg @0.008 ms, 0 ms clock, 0 bytes, 0 allocs
+func parseInitTrace(out string) (total int, pkgs []initCost) {
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) < 9 || f[0] != "init" || f[8] != "bytes," {
+			continue
+		}
+		n, err := strconv.Atoi(f[7])
+		if err != nil {
+			continue
+		}
+		total += n
+		pkgs = append(pkgs, initCost{f[1], n})
+	}
+	return total, pkgs
+}
