@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -118,13 +119,16 @@ func (c *config) parseFlags(name string, args []string, stderr io.Writer) ([]str
 }
 
 // flagValue matches the flag package's errors that quote the value given.
-var flagValue = regexp.MustCompile(`^invalid (?:boolean )?value .* for (?:flag )?-(\S+): (.*)$`)
+// Compiled on first use: every start would pay for it, few need it.
+var flagValue = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^invalid (?:boolean )?value .* for (?:flag )?-(\S+): (.*)$`)
+})
 
 // flagError is the flag package's error without the value it quotes: a
 // flag's value may be a secret passed by mistake.
 func flagError(err error) string {
 	msg := err.Error()
-	if m := flagValue.FindStringSubmatch(msg); m != nil {
+	if m := flagValue().FindStringSubmatch(msg); m != nil {
 		return "--" + m[1] + ": " + m[2]
 	}
 	if strings.HasPrefix(msg, "bad flag syntax") {

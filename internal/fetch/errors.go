@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -244,11 +245,14 @@ func isKMS(code, msg string) bool {
 
 // An ARN in an AccessDenied message ("User: arn:aws:sts::123456789012:
 // assumed-role/...", "resource: arn:aws:ssm:...") gives the partition and
-// account for a policy the operator can paste.
-var arnRE = regexp.MustCompile(`arn:(aws[a-z-]*):[a-z0-9-]+:[a-z0-9-]*:([0-9]{12}):`)
+// account for a policy the operator can paste. Compiled on first use: every
+// start would pay for it, few need it.
+var arnRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`arn:(aws[a-z-]*):[a-z0-9-]+:[a-z0-9-]*:([0-9]{12}):`)
+})
 
 func arnParts(msg string) (partition, account string) {
-	m := arnRE.FindStringSubmatch(msg)
+	m := arnRE().FindStringSubmatch(msg)
 	if m == nil {
 		return "aws", "ACCOUNT"
 	}
