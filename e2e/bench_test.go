@@ -21,12 +21,16 @@ import (
 // median over the iterations, not a mean (ns/op, a mean, is hidden).
 //
 //   - rtt=20ms: every round trip takes 20 ms, as to a far region.
-//     ms/start is the median start; x-floor is that over the 6 × 20 ms
-//     floor (target ≤ 1.10). before-ms, fetch-ms and after-ms split it:
-//     fork to the first request at the proxy, first request to last
-//     answer, last answer to the probe's output. calls/start, chain and
-//     conns/start are the proxy's counts per start; rtt-ms is the round
-//     trip the proxy actually gave (its timer is late on a busy machine).
+//     ms/start is the median start; cmd-ms the median of the probe
+//     started alone, run alternately with envinit. envinit-ms, envinit's
+//     own wall time, is ms/start minus cmd-ms: what the command costs to
+//     start is the command's, with or without envinit. x-floor is
+//     envinit-ms over the 6 × 20 ms floor (target ≤ 1.10); x-floor-cmd
+//     is ms/start over it. before-ms, fetch-ms and after-ms split
+//     ms/start: fork to the first request at the proxy, first request to
+//     last answer, last answer to the probe's output. calls/start, chain
+//     and conns/start are the proxy's counts per start; rtt-ms is the
+//     round trip the proxy actually gave.
 //
 //   - rtt=20ms,handshake=40ms: the same, but each new connection first
 //     costs two round trips, as TCP and TLS set-up to the real HTTPS
@@ -34,7 +38,8 @@ import (
 //
 //   - rtt=0: overhead-ms is the median start of `envinit -- probe report`
 //     minus that of `probe report` alone, run alternately (target ≤ 3 ms);
-//     the 10 calls to the in-process kumo remain, through the proxy.
+//     the 10 calls to the in-process kumo remain, through the proxy, and
+//     rtt-ms is what one of them takes there (6 are on the chain).
 //     direct-ms is the same with envinit talking to kumo directly.
 //
 //     cd e2e && go test -run '^$' -bench BenchmarkStart -benchtime 30x ./
@@ -55,14 +60,21 @@ func BenchmarkStart(b *testing.B) {
 	}
 	envinit := []string{bin, "--", probeBin, "report"}
 
+	// The probe alone gets the environment envinit would give it.
+	alone := awsEnvFor(upstream.URL)
+	for k, v := range want {
+		alone = append(alone, k+"="+v)
+	}
+
 	farRegion := func(b *testing.B, opts proxyOptions) {
 		floor := deployChain * opts.Latency
 		p := startProxy(b, upstream.URL, opts)
 		env := envinitEnv(p.URL())
-		var starts, before, during, after []time.Duration
+		var starts, bare, before, during, after []time.Duration
 		var calls, chains, conns []float64
 		var rtts []time.Duration
 		for b.Loop() {
+			bare = append(bare, timeRun(b, alone, probeBin, "report").started())
 			p.Reset()
 			r := timeRun(b, env, envinit...)
 			for _, req := range p.Requests() {
@@ -77,10 +89,13 @@ func BenchmarkStart(b *testing.B) {
 			chains = append(chains, float64(p.Chain()))
 			conns = append(conns, float64(p.Conns()))
 		}
-		med := median(starts)
+		med, cmd := median(starts), median(bare)
 		b.ReportMetric(0, "ns/op")
 		b.ReportMetric(ms(med), "ms/start")
-		b.ReportMetric(float64(med)/float64(floor), "x-floor")
+		b.ReportMetric(ms(cmd), "cmd-ms")
+		b.ReportMetric(ms(med-cmd), "envinit-ms")
+		b.ReportMetric(float64(med-cmd)/float64(floor), "x-floor")
+		b.ReportMetric(float64(med)/float64(floor), "x-floor-cmd")
 		b.ReportMetric(ms(median(before)), "before-ms")
 		b.ReportMetric(ms(median(during)), "fetch-ms")
 		b.ReportMetric(ms(median(after)), "after-ms")
@@ -99,18 +114,16 @@ func BenchmarkStart(b *testing.B) {
 	b.Run("rtt=0", func(b *testing.B) {
 		p := startProxy(b, upstream.URL, proxyOptions{})
 		viaProxy, direct := envinitEnv(p.URL()), envinitEnv(upstream.URL)
-		// The probe alone gets the environment envinit would give it.
-		alone := awsEnvFor(p.URL())
-		for k, v := range want {
-			alone = append(alone, k+"="+v)
-		}
-		var bare, wrapped, wrappedDirect []time.Duration
+		var bare, wrapped, wrappedDirect, rtts []time.Duration
 		var calls []float64
 		for b.Loop() {
 			p.Reset()
 			bare = append(bare, timeRun(b, alone, probeBin, "report").started())
 			wrapped = append(wrapped, timeRun(b, viaProxy, envinit...).started())
 			calls = append(calls, float64(p.Calls("GetParametersByPath")+p.Calls("GetParameters")))
+			for _, req := range p.Requests() {
+				rtts = append(rtts, req.End.Sub(req.Start))
+			}
 			wrappedDirect = append(wrappedDirect, timeRun(b, direct, envinit...).started())
 		}
 		b.ReportMetric(0, "ns/op")
@@ -119,6 +132,7 @@ func BenchmarkStart(b *testing.B) {
 		b.ReportMetric(ms(median(wrapped)-median(bare)), "overhead-ms")
 		b.ReportMetric(ms(median(wrappedDirect)-median(bare)), "direct-ms")
 		b.ReportMetric(median(calls), "calls/start")
+		b.ReportMetric(ms(median(rtts)), "rtt-ms")
 	})
 }
 
