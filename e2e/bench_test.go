@@ -42,7 +42,7 @@ import (
 //     rtt-ms is what one of them takes there (6 are on the chain).
 //     direct-ms is the same with envinit talking to kumo directly.
 //
-//     cd e2e && go test -run '^$' -bench BenchmarkStart -benchtime 30x ./
+//     cd e2e && go test -run '^$' -bench BenchmarkStart -benchtime 40x ./
 func BenchmarkStart(b *testing.B) {
 	upstream := startSSM(b)
 	prefix := "/bench/" + randHex(4)
