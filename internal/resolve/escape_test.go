@@ -1,0 +1,79 @@
+package resolve
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestEscape(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", "#", "#{", "##{", "###{", "#{$/K}", "##{$/K}", "pw#{x", "}#{", "a#b#{c}#{", "{#{#{{",
+	} {
+		stored := Escape(s)
+		if err := Syntax("$api/K", stored); err != nil {
+			t.Errorf("Syntax(Escape(%q)) = %v; want nil", s, err)
+		}
+		res, err := run(t, map[string]string{"services/api/K": stored}, "api", nil)
+		if err != nil {
+			t.Errorf("resolving Escape(%q) = %q: %v", s, stored, err)
+			continue
+		}
+		if got := res.Secrets[0].Value.Reveal(); got != s {
+			t.Errorf("Escape(%q) = %q resolves to %q; want the literal", s, stored, got)
+		}
+	}
+}
+
+func TestSyntax(t *testing.T) {
+	var se *SyntaxError
+	err := Syntax("$api/PASSWORD", "pw#{x"+canary)
+	if !errors.As(err, &se) || se.Offset != 2 || se.Where != "$api/PASSWORD" || !strings.Contains(se.Reason, "unterminated") {
+		t.Errorf(`Syntax("pw#{x...") = %v; want an unterminated reference at byte 2 of $api/PASSWORD`, err)
+	}
+	if err != nil && strings.Contains(err.Error(), canary) {
+		t.Errorf("error text holds the value: %v", err)
+	}
+	for _, ok := range []string{"", "#", "a # b", "##{", "#{$/K}", "#{$svc/K} and ##{"} {
+		if err := Syntax("w", ok); err != nil {
+			t.Errorf("Syntax(%q) = %v; want nil", ok, err)
+		}
+	}
+}
+
+// FuzzEscape: for every string s, the stored form Escape(s) parses, holds
+// no reference, and resolves to exactly s.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"", "#{", "##{", "###{{", "#{$/K}", "x#{$a/B}y##{z", "#", "}{#"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		stored := Escape(s)
+		parts, err := parse("w", stored)
+		if err != nil {
+			t.Fatalf("Escape(%q) = %q does not parse: %v", s, stored, err)
+		}
+		var b strings.Builder
+		for _, p := range parts {
+			if p.isRef {
+				t.Fatalf("Escape(%q) = %q holds a reference", s, stored)
+			}
+			b.WriteString(p.lit)
+		}
+		if b.String() != s {
+			t.Fatalf("Escape(%q) = %q parses to %q", s, stored, b.String())
+		}
+		// And through the resolver, where it accepts the value at all.
+		if CheckValue(s) != "" || len(s) > MaxValueSize {
+			return
+		}
+		g := &Graph{services: map[string]map[string]Value{"api": {"K": NewValue(stored)}}, globals: map[string]Value{}, asked: map[string]bool{}}
+		res, err := Resolve(g, "api", nil)
+		if err != nil {
+			t.Fatalf("Resolve(Escape(%q)): %v", s, err)
+		}
+		if got := res.Secrets[0].Value.Reveal(); got != s {
+			t.Fatalf("Escape(%q) resolves to %q", s, got)
+		}
+	})
+}
