@@ -97,9 +97,6 @@ func (e *Env) Clone() *Env {
 	return c
 }
 
-// Source returns e as the store a start reads (resolve.Source).
-func (e *Env) Source() resolve.Source { return &source{e: e} }
-
 // Start is Start for service alias of e.
 func (e *Env) Start(alias string) *Outcome {
 	o, _ := e.start(alias)
@@ -117,10 +114,11 @@ func (e *Env) start(alias string) (*Outcome, *reads) {
 	return o, src.reads
 }
 
-// source serves an Env to resolve.Gather, recording what is asked.
+// source serves an Env to resolve.Gather as the store, recording what is
+// asked.
 type source struct {
 	e     *Env
-	reads *reads // nil: not recorded
+	reads *reads
 }
 
 // reads is what a start asked of the store: each service (its every key)
@@ -132,14 +130,9 @@ type reads struct {
 }
 
 func (s *source) Service(_ context.Context, alias string, page func(map[string]resolve.Value)) error {
-	if alias == Global {
-		return nil // not an alias: no start can ask for it
-	}
-	if s.reads != nil {
-		s.reads.mu.Lock()
-		s.reads.services[alias] = true
-		s.reads.mu.Unlock()
-	}
+	s.reads.mu.Lock()
+	s.reads.services[alias] = true
+	s.reads.mu.Unlock()
 	kv := make(map[string]resolve.Value, len(s.e.owners[alias]))
 	for k, p := range s.e.owners[alias] {
 		kv[k] = p.Value
@@ -151,13 +144,11 @@ func (s *source) Service(_ context.Context, alias string, page func(map[string]r
 }
 
 func (s *source) Globals(_ context.Context, names []string) (map[string]resolve.Value, error) {
-	if s.reads != nil {
-		s.reads.mu.Lock()
-		for _, n := range names {
-			s.reads.globals[n] = true
-		}
-		s.reads.mu.Unlock()
+	s.reads.mu.Lock()
+	for _, n := range names {
+		s.reads.globals[n] = true
 	}
+	s.reads.mu.Unlock()
 	out := make(map[string]resolve.Value, len(names))
 	for _, n := range names {
 		if p, ok := s.e.owners[Global][n]; ok {
