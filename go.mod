@@ -18,6 +18,8 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
+require golang.org/x/term v0.48.0
+
 require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.17 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.8 // indirect
