@@ -18,7 +18,10 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require golang.org/x/term v0.48.0
+require (
+	golang.org/x/sync v0.25.0
+	golang.org/x/term v0.48.0
+)
 
 require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.17 // indirect

@@ -118,7 +118,7 @@ func conflicts(res *resolve.Result) []error {
 	var errs []error
 	for range len(secrets) + 1 {
 		// The directory is a placeholder: nothing is written.
-		_, _, err := execve.BuildEnv(nil, nil, secrets, true, "/run/secrets")
+		_, _, err := execve.BuildEnv(execve.Env{Secrets: secrets, Override: true, Dir: "/run/secrets"})
 		var ce *execve.ConflictError
 		if !errors.As(err, &ce) {
 			if err != nil {

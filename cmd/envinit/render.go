@@ -89,7 +89,7 @@ func runRender(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		return err
 	}
 	dir := renderDir(&c, res, log)
-	env, files, err := execve.BuildEnv(environ, res.Env, res.Secrets, c.Override, dir)
+	env, files, err := execve.BuildEnv(execve.Env{Container: environ, Refs: res.Env, Secrets: res.Secrets, Override: c.Override, Dir: dir})
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func testResult() *resolve.Result {
 func render(t *testing.T, container []string, override, all bool) []renderVar {
 	t.Helper()
 	res := testResult()
-	env, files, err := execve.BuildEnv(container, res.Env, res.Secrets, override, "/run/secrets")
+	env, files, err := execve.BuildEnv(execve.Env{Container: container, Refs: res.Env, Secrets: res.Secrets, Override: override, Dir: "/run/secrets"})
 	if err != nil {
 		t.Fatal(err)
 	}

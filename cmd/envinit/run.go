@@ -165,7 +165,7 @@ func runExec(ctx context.Context, args, environ []string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	env, files, err := execve.BuildEnv(environ, res.Env, res.Secrets, c.Override, dir.Path())
+	env, files, err := execve.BuildEnv(execve.Env{Container: environ, Refs: res.Env, Secrets: res.Secrets, Override: c.Override, Dir: dir.Path()})
 	if err != nil {
 		return err
 	}

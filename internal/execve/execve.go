@@ -9,9 +9,9 @@
 //
 //	u, err := ParseUser(spec)                 // before anything is written
 //	dir, err := OpenSecretsDir(explicit, uid) // only if a value is sensitive
-//	env, files, err := BuildEnv(os.Environ(), envRefs, secrets, override, dir.Path())
-//	batch, err := dir.Stage(files, uid, gid)
+//	env, files, err := BuildEnv(Env{Container: os.Environ(), ..., Dir: dir.Path(), Home: u.Home})
 //	path, err := LookPath(argv[0], env)
+//	batch, err := dir.Stage(files, uid, gid)
 //	err = batch.Commit()                      // batch.Discard() on SIGTERM from here on
 //	err = DropPrivileges(u)
 //	err = Exec(path, argv, env)
