@@ -267,9 +267,9 @@ type rawFlag struct {
 	isBool bool
 }
 
-func (f *rawFlag) String() string   { return f.value }
+func (f *rawFlag) String() string     { return f.value }
 func (f *rawFlag) Set(s string) error { f.value = s; return nil }
-func (f *rawFlag) IsBoolFlag() bool { return f.isBool }
+func (f *rawFlag) IsBoolFlag() bool   { return f.isBool }
 
 // parse parses a command line for cmd: flags and positional arguments may
 // be mixed, everything after -- is rest. Every flag is taken as a raw

@@ -295,4 +295,3 @@ func writeJSON(w io.Writer, service, dir string, vars []renderVar, reveal bool) 
 	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
 }
-
