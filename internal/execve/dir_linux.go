@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The default directories (SPEC §6); tests point them elsewhere.
+// The default directories (the README's Sensitive values); tests point them elsewhere.
 var (
 	runSecrets = "/run/secrets"
 	devShm     = "/dev/shm"

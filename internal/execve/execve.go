@@ -27,7 +27,7 @@ import (
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-// Sentinels for main's exit codes (SPEC §8), matched with errors.Is.
+// Sentinels for main's exit codes (the README's Exit codes), matched with errors.Is.
 var (
 	// ErrFiles: the secret files cannot be written safely (exit 73).
 	ErrFiles = errors.New("cannot write the secret files")

@@ -106,7 +106,7 @@ func FuzzBuildEnv(f *testing.F) {
 
 		env, files, err := BuildEnv(Env{Container: container, Refs: envRefs, Secrets: secrets, Override: override, Dir: dir})
 
-		// The model: who wins each name (SPEC §7), written from the spec.
+		// The model: who wins each name (the README's Environment of COMMAND), written from the spec.
 		type winner struct {
 			value     string
 			sensitive bool

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Sentinels for main to map to exit codes (SPEC §8) with errors.Is. Every
+// Sentinels for main to map to exit codes (the README's Exit codes) with errors.Is. Every
 // error this package returns matches exactly one of them, or
 // resolve.ErrData for a malformed file store, or context.Canceled when the
 // run was interrupted.

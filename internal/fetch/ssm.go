@@ -2,7 +2,7 @@
 // Store (SSM), or a local JSON file with the same layout (File). Both
 // implement resolve.Source. It is the only package that imports the AWS SDK.
 //
-// Layout (SPEC §3): globals are {prefix}/global/{KEY}, a service's secrets
+// Layout (the README's Store layout): globals are {prefix}/global/{KEY}, a service's secrets
 // {prefix}/services/{ALIAS}/{KEY}; anything nested deeper is not a key.
 //
 // SSM is read only with GetParametersByPath (one level, MaxResults 10,
