@@ -108,7 +108,7 @@ func TestDockerECSExamples(t *testing.T) {
 }
 
 // checkIAMPolicy checks the permissions policy envinit's role needs for
-// ENVINIT_PREFIX prefix (SPEC §9): GetParametersByPath (a service's path)
+// ENVINIT_PREFIX prefix (the README's Security and cost): GetParametersByPath (a service's path)
 // and GetParameters (globals, by name) on the environment's parameters,
 // nothing wider, and kms:Decrypt on the key only when SSM asks for it.
 func checkIAMPolicy(t *testing.T, path, prefix string) {

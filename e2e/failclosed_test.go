@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Every data error of SPEC §5 exits 65 before COMMAND starts, writes no
+// Every data error of the README's Failing closed exits 65 before COMMAND starts, writes no
 // file, names what is wrong and holds no value. Each case also seeds a
 // sensitive key, so a run that failed open would leave a file behind.
 func TestDataErrorsFailClosed(t *testing.T) {
@@ -137,7 +137,7 @@ func TestValueTooLongForExec(t *testing.T) {
 		"global/__sensitive": "BIG_SECRET",
 		"global/CHUNK_0":     strings.Repeat("x", 4096-len("CANARY-0123456789abcdef")) + newCanary("global/CHUNK_0"),
 		"global/BIG_SECRET":  "#{$/CHUNK_5}",
-		// 4 KiB * 2^5: exactly 128 KiB, the most SPEC §5 allows.
+		// 4 KiB * 2^5: exactly 128 KiB, the most the README's Failing closed allows.
 		"services/api/__sensitive": "TOKEN",
 		"services/api/TOKEN":       newCanary("api/TOKEN"),
 	}

@@ -35,7 +35,7 @@ func faultService(t *testing.T, f *fixture) (plain map[string]string, token stri
 // SSM misbehaving behind the proxy. Transient faults (a burst of 5xx, a
 // few resets, one hung request, empty pages that carry a token) are
 // absorbed: the probe starts with the whole environment. Lasting ones end
-// in the exit code SPEC §8 gives them, within a bound, with COMMAND not
+// in the exit code the README's Exit codes gives them, within a bound, with COMMAND not
 // started, no file written and no value on stdout or stderr.
 func TestFaultSSM(t *testing.T) {
 	t.Parallel()

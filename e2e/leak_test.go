@@ -25,7 +25,7 @@ type leakCase struct {
 	signal syscall.Signal
 }
 
-// leakCases are SPEC §5's failures and every other exit before the exec:
+// leakCases are the README's Failing closed's failures and every other exit before the exec:
 // one or more per exit code. Every case also seeds a sensitive and a plain
 // canary (see runLeakCase), and most put a canary right where the failure
 // is, so an error that quoted the value it failed on would show it.
@@ -194,7 +194,7 @@ func bombKV(depth int) map[string]string {
 func twoDigits(i int) string { return string([]byte{byte('0' + i/10), byte('0' + i%10)}) }
 
 // Every way envinit fails before the exec, at ENVINIT_LOG=info and debug:
-// the exit code is the one SPEC §8 gives, COMMAND did not start, and not
+// the exit code is the one the README's Exit codes gives, COMMAND did not start, and not
 // one seeded value, not even a fragment of one, reached stdout or stderr.
 func TestLeakFailurePaths(t *testing.T) {
 	t.Parallel()

@@ -49,7 +49,7 @@ func deployShape() (kv, want map[string]string) {
 	return kv, want
 }
 
-// Expected cost of the deploy shape (SPEC §9): api's 3 pages then auth's
+// Expected cost of the deploy shape (the README's Security and cost): api's 3 pages then auth's
 // and billing's 2 each; the 12 globals and the globals' __sensitive in
 // batches of 10 and 3, and ONLY_BILLING alone once billing's pages are in.
 // The chain: api's 3 pages, the imports' 2, ONLY_BILLING.
@@ -66,7 +66,7 @@ func ssmEnv(f *fixture, p *ssmProxy, service string, extra ...string) []string {
 
 // The real binary on a deploy-shaped store behind a far-away SSM: 10 calls
 // and 6 dependent round trips, each page and name asked for once, the way
-// SPEC §9 asks.
+// the README's Security and cost asks.
 //
 // Not parallel: the chain is measured from wall-clock intervals, and a
 // machine running the parallel tests at the same time could delay a
@@ -101,7 +101,7 @@ func TestScaleDeployShape(t *testing.T) {
 
 // assertDeployCalls checks the requests envinit made for the deploy shape:
 // only GetParametersByPath and GetParameters, the right number of each,
-// every page and name once, and each request in the form SPEC §9 gives.
+// every page and name once, and each request in the form the README's Security and cost gives.
 func assertDeployCalls(t *testing.T, p *ssmProxy, prefix string) {
 	t.Helper()
 	if got := p.Calls("GetParametersByPath"); got != deployPages {

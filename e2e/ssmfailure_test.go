@@ -7,7 +7,7 @@ import (
 )
 
 // Store failures through the proxy, on the deploy-shaped store with a
-// sensitive key: each must exit with its code (SPEC §8) within the
+// sensitive key: each must exit with its code (the README's Exit codes) within the
 // deadline, write no file, start nothing and print no value — including
 // the values of the pages that did arrive before the failure.
 

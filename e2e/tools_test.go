@@ -394,7 +394,7 @@ func TestSecretsImport(t *testing.T) {
 	}
 }
 
-// Every failure of `secrets` says what to do, exits per SPEC §8 and prints
+// Every failure of `secrets` says what to do, exits per the README's Exit codes and prints
 // no value; a value is never taken from the command line.
 func TestSecretsFailures(t *testing.T) {
 	t.Parallel()

@@ -2,18 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/envinit/envinit/internal/execve"
+	"github.com/envinit/envinit/internal/check"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-const checkHelp = `usage: envinit check [flags] [SERVICE...]
-
-Resolves each SERVICE (default: ENVINIT_SERVICE, or --service) from the
+var cmdCheck = &command{
+	Name:      "check",
+	UsageLine: "check [flags] [SERVICE...]",
+	Short:     "report every problem of the services' data (CI)",
+	Long: `Resolves each SERVICE (default: --service, or ENVINIT_SERVICE) from the
 store, exactly as the entrypoint would, and reports every problem it finds
 at once, one line each on stdout: malformed and missing references, cycles,
 missing services and imports, invalid, forbidden and unknown special keys,
@@ -30,119 +30,60 @@ exit codes: 0 all good ("ok: ..." per service); 65 problems in the data;
 denied, configuration).
 
 examples:
-  envinit check --service api
-  ENVINIT_PREFIX=/prod/envinit envinit check api worker web
+  envinit check api
+  ENVINIT_PREFIX=/prod/envinit envinit check api worker web`,
+	Settings: []string{"service", "prefix", "timeout", "store"},
+	MaxArgs:  -1,
+	Run:      runCheck,
+}
 
-flags:
-`
-
-// runCheck is `envinit check`.
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	fs := newToolFlags("check")
-	c.storeFlags(fs)
-	services, done, err := parseTool(fs, "check", checkHelp, args, stdout)
-	if done || err != nil {
-		return err
-	}
+func runCheck(ctx context.Context, inv *invocation) error {
+	services := inv.args
 	for _, s := range services {
 		if !resolve.ValidAlias(s) {
-			return &toolUsageError{"check", fmt.Sprintf("%q is not a service alias: write it as ENVINIT_SERVICE takes it, e.g. svc-abc (no $)", s)}
+			return usagef(inv.cmd, "%q is not a service alias: write it as ENVINIT_SERVICE takes it, e.g. svc-abc (no $)", s)
 		}
 	}
-	if len(services) > 0 {
-		c.Service = services[0]
-	}
-	if err := c.validate(); err != nil {
-		return err
-	}
 	if len(services) == 0 {
-		services = []string{c.Service}
+		s, err := inv.service()
+		if err != nil {
+			return err
+		}
+		services = []string{s}
+	} else if inv.cfg.from["service"] == "--service" {
+		return usagef(inv.cmd, "SERVICE is given twice: as arguments and with --service")
 	}
-
+	c := inv.cfg
 	ctx, cancel := withTimeout(ctx, &c)
 	defer cancel()
 	src, err := openStore(ctx, &c)
 	if err != nil {
-		return err
+		return timedOut(ctx, err)
 	}
 	var problems []error
 	seen := map[string]bool{}
 	for _, alias := range services {
-		g, res, errs, err := checkService(ctx, src, alias)
+		r, err := check.Service(ctx, src, alias)
 		if err != nil {
-			return err // the store, not the data: nothing more can be checked
+			return timedOut(ctx, err) // the store, not the data: nothing more can be checked
 		}
-		for _, e := range errs {
+		for _, e := range r.Problems {
 			if msg := e.Error(); !seen[msg] {
 				seen[msg] = true
 				problems = append(problems, e)
-				fmt.Fprintln(stdout, oneLine(msg))
+				fmt.Fprintln(inv.stdout, strings.ReplaceAll(msg, "\n", " "))
 			}
 		}
-		if len(errs) == 0 {
-			vars, files := res.Exported()
-			fmt.Fprintf(stdout, "ok: %s: %s (%d sensitive, to files), resolved from %s\n",
-				alias, plural(len(vars)+len(files), "variable"), len(files), plural(len(g.Services()), "service"))
+		if len(r.Problems) == 0 {
+			vars, files := r.Result.Exported()
+			fmt.Fprintf(inv.stdout, "ok: %s: %s (%d sensitive, to files), resolved from %s\n",
+				alias, plural(len(vars)+len(files), "variable"), len(files), plural(len(r.Graph.Services()), "service"))
 		}
 	}
 	if len(problems) > 0 {
 		return &checkError{problems: problems, services: len(services)}
 	}
 	return nil
-}
-
-// checkService resolves alias and returns every problem of its data. err
-// is a failure to read the store.
-func checkService(ctx context.Context, src resolve.Source, alias string) (*resolve.Graph, *resolve.Result, []error, error) {
-	g, err := resolve.Gather(ctx, src, alias, nil)
-	if err != nil {
-		return nil, nil, nil, timedOut(ctx, err)
-	}
-	res, err := resolve.Resolve(g, alias, nil)
-	if err != nil {
-		return g, nil, unjoin(err), nil
-	}
-	return g, res, conflicts(res), nil
-}
-
-// conflicts returns the problems only BuildEnv finds (a sensitive KEY
-// whose KEY_FILE is also a secret), all of them: BuildEnv stops at the
-// first, so the key it names is set aside and it runs again. They need
-// the resolved values, so they show once the rest of the data resolves.
-func conflicts(res *resolve.Result) []error {
-	secrets := res.Secrets
-	var errs []error
-	for range len(secrets) + 1 {
-		// The directory is a placeholder: nothing is written.
-		_, _, err := execve.BuildEnv(nil, nil, secrets, true, "/run/secrets")
-		var ce *execve.ConflictError
-		if !errors.As(err, &ce) {
-			if err != nil {
-				errs = append(errs, err)
-			}
-			break
-		}
-		errs = append(errs, err)
-		for i, s := range secrets {
-			if s.Key == ce.Key {
-				secrets = append(secrets[:i:i], secrets[i+1:]...)
-				break
-			}
-		}
-	}
-	return errs
-}
-
-// unjoin lists the errors an errors.Join holds, or err alone.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 // checkError is check's verdict when the data has problems; each was
@@ -154,27 +95,15 @@ type checkError struct {
 }
 
 func (e *checkError) Error() string {
-	what := "problem"
-	if len(e.problems) > 1 {
-		what = "problems"
-	}
 	in := "the service"
 	if e.services > 1 {
 		in = fmt.Sprintf("%d services", e.services)
 	}
-	return fmt.Sprintf("check: %d %s in %s (listed above): fix them in the store (envinit secrets set, unset, import-from), then run envinit check again",
-		len(e.problems), what, in)
+	return fmt.Sprintf("check: %s in %s (listed above)", plural(len(e.problems), "problem"), in)
+}
+
+func (e *checkError) Hints() []string {
+	return []string{"fix them in the store (envinit secrets set, unset, import-from), then run envinit check again"}
 }
 
 func (e *checkError) Unwrap() []error { return e.problems }
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
-// oneLine keeps a message on one line, for a report of one line per
-// problem.
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/envinit/envinit/internal/resolve"
 )
 
 // check reports every problem of the data, one line each, and exits 65.
@@ -18,11 +14,11 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		"/e/global/G": "g",
 		"/e/services/api/BAD_REF": "#{$/NOPE}",
 		"/e/services/api/MALFORMED": "x #{$/unterminated",
-		"/e/services/api/LD_PRELOAD": "`+valueCanary+`",
+		"/e/services/api/LD_PRELOAD": "`+canary+`",
 		"/e/services/api/__import_svc": "$ghost",
 		"/e/services/api/A": "#{$api/B}",
 		"/e/services/api/B": "#{$api/A}",
-		"/e/services/clash/PW": "`+valueCanary+`",
+		"/e/services/clash/PW": "`+canary+`",
 		"/e/services/clash/PW_FILE": "/x",
 		"/e/services/clash/__sensitive": "PW",
 		"/e/services/ok/K": "#{$/G}"
@@ -32,12 +28,11 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 	}
 	t.Setenv("ENVINIT_STORE", "file:"+store)
 	t.Setenv("ENVINIT_PREFIX", "/e")
-	var stdout, stderr bytes.Buffer
-	err = runCheck(context.Background(), []string{"api", "clash", "ok"}, &stdout, &stderr)
-	if code := exitCode(err); code != exitData {
-		t.Fatalf("exit code %d; want 65 (%v)", code, err)
+	r := runApp(t, nil, "check", "api", "clash", "ok")
+	if code := exitCode(r.err); code != exitData {
+		t.Fatalf("exit code %d; want 65 (%v)", code, r.err)
 	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	want := []string{
 		"$api/BAD_REF: reference #{$/NOPE}: no global NOPE",
 		"$api/MALFORMED: malformed reference",
@@ -53,42 +48,25 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 			found = found || strings.Contains(l, w)
 		}
 		if !found {
-			t.Errorf("no line says %q:\n%s", w, stdout.String())
+			t.Errorf("no line says %q:\n%s", w, r.stdout)
 		}
 	}
 	if len(lines) != len(want) {
-		t.Errorf("%d lines; want %d, one per problem:\n%s", len(lines), len(want), stdout.String())
+		t.Errorf("%d lines; want %d, one per problem:\n%s", len(lines), len(want), r.stdout)
 	}
-	if !strings.Contains(err.Error(), "6 problems in 3 services") || !strings.Contains(err.Error(), "run envinit check again") {
-		t.Errorf("summary %q", err)
-	}
-	if strings.Contains(stdout.String()+stderr.String()+err.Error(), valueCanary) {
-		t.Error("check printed a value")
+	if text := errorText(r.err); !strings.Contains(text, "6 problems in 3 services") || !strings.Contains(text, "run envinit check again") {
+		t.Errorf("summary %q", text)
 	}
 }
 
 func TestCheckOK(t *testing.T) {
 	t.Setenv("ENVINIT_STORE", "file:../../examples/store.json")
 	t.Setenv("ENVINIT_SERVICE", "demo")
-	var stdout bytes.Buffer
-	if err := runCheck(context.Background(), nil, &stdout, &stdout); err != nil {
-		t.Fatal(err)
+	r := runApp(t, nil, "check")
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	if got := stdout.String(); !strings.HasPrefix(got, "ok: demo: 6 variables (1 sensitive, to files), resolved from 2 services\n") {
-		t.Errorf("got %q", got)
-	}
-}
-
-func TestConflictsAllReported(t *testing.T) {
-	res := &resolve.Result{Secrets: []resolve.Secret{
-		{Key: "A", Value: resolve.NewValue("a"), Sensitive: true, Origin: "api"},
-		{Key: "A_FILE", Value: resolve.NewValue("x"), Origin: "api"},
-		{Key: "B", Value: resolve.NewValue("b"), Sensitive: true, Origin: "api"},
-		{Key: "B_FILE", Value: resolve.NewValue("y"), Origin: "api"},
-		{Key: "C", Value: resolve.NewValue("c"), Sensitive: true, Origin: "api"},
-	}}
-	errs := conflicts(res)
-	if len(errs) != 2 || !strings.Contains(errs[0].Error(), "api/A is sensitive") || !strings.Contains(errs[1].Error(), "api/B is sensitive") {
-		t.Errorf("conflicts = %v; want A's and B's", errs)
+	if !strings.HasPrefix(r.stdout, "ok: demo: 6 variables (1 sensitive, to files), resolved from 2 services\n") {
+		t.Errorf("got %q", r.stdout)
 	}
 }

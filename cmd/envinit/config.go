@@ -3,15 +3,13 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -19,7 +17,8 @@ import (
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-// config is envinit's configuration: ENVINIT_* variables, then flags.
+// config is the settings a command uses, converted once, after the
+// variables and the flags were merged as raw strings.
 type config struct {
 	Service    string
 	Prefix     string
@@ -27,159 +26,182 @@ type config struct {
 	Timeout    time.Duration
 	Override   bool
 	User       string
-	Log        string
+	Log        slog.Level
 	Store      string
+	KMSKeyID   string
 
-	// bad holds the variables that did not parse, by name, until a flag
-	// replaces them: a flag wins over its variable, even an invalid one.
-	bad map[string]string
+	// from names where each setting that was given came from: "--timeout"
+	// or "ENVINIT_TIMEOUT"; absent for a default.
+	from map[string]string
 }
 
-// variables is what envconfig reads: strings, parsed by loadConfig, so
+// source names where setting name came from, for messages: its flag when
+// the flag was given, else its variable.
+func (c *config) source(name string) string {
+	if f, ok := c.from[name]; ok {
+		return f
+	}
+	return settingNamed(name).Var
+}
+
+// setting is one ENVINIT_* variable and its flag.
+type setting struct {
+	Flag, Var, Arg string
+	Default        string
+	Bool           bool
+	Usage          string
+	// set converts raw into c, or says why it cannot, without the value.
+	set func(c *config, raw string) error
+}
+
+var settings = []*setting{
+	{Flag: "service", Var: "ENVINIT_SERVICE", Arg: "SERVICE", Usage: "alias of the service, e.g. svc-abc", set: func(c *config, raw string) error {
+		switch {
+		case strings.HasPrefix(raw, "$"):
+			return errors.New("write the alias without the $ (svc-abc, not $svc-abc)")
+		case raw != "" && !resolve.ValidAlias(raw):
+			return errors.New("not a valid alias ([A-Za-z0-9][A-Za-z0-9_.-]*)")
+		}
+		c.Service = raw
+		return nil
+	}},
+	{Flag: "prefix", Var: "ENVINIT_PREFIX", Arg: "PATH", Default: "/envinit", Usage: "SSM path of the environment", set: func(c *config, raw string) error {
+		if !strings.HasPrefix(raw, "/") {
+			return errors.New("must be an SSM path starting with /, e.g. /envinit or /prod/envinit")
+		}
+		c.Prefix = strings.TrimRight(raw, "/")
+		return nil
+	}},
+	{Flag: "secrets-dir", Var: "ENVINIT_SECRETS_DIR", Arg: "DIR", Usage: "memory-backed directory for sensitive values (default /run/secrets, else /dev/shm/envinit)", set: func(c *config, raw string) error {
+		if raw != "" && !filepath.IsAbs(raw) {
+			return errors.New("must be an absolute path, e.g. /run/secrets")
+		}
+		c.SecretsDir = raw
+		return nil
+	}},
+	{Flag: "timeout", Var: "ENVINIT_TIMEOUT", Arg: "DURATION", Default: "30s", Usage: "deadline for reading the store", set: func(c *config, raw string) error {
+		d, err := time.ParseDuration(raw)
+		switch {
+		case err != nil:
+			return errors.New("not a valid duration (e.g. 30s, 2m)")
+		case d <= 0:
+			return errors.New("must be a positive duration, e.g. 30s")
+		}
+		c.Timeout = d
+		return nil
+	}},
+	{Flag: "override", Var: "ENVINIT_OVERRIDE", Default: "true", Bool: true, Usage: "secrets replace variables already set; =false: existing ones win", set: func(c *config, raw string) error {
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return errors.New("not a valid boolean (true or false)")
+		}
+		c.Override = b
+		return nil
+	}},
+	{Flag: "user", Var: "ENVINIT_USER", Arg: "USER", Usage: "user[:group] or uid[:gid] to run COMMAND as", set: func(c *config, raw string) error {
+		c.User = raw
+		return nil
+	}},
+	{Flag: "log", Var: "ENVINIT_LOG", Arg: "LEVEL", Default: "info", Usage: "quiet, info or debug", set: func(c *config, raw string) error {
+		l, ok := logLevels[raw]
+		if !ok {
+			return errors.New("must be quiet, info or debug")
+		}
+		c.Log = l
+		return nil
+	}},
+	{Flag: "store", Var: "ENVINIT_STORE", Arg: "STORE", Default: "ssm", Usage: "ssm, or file:PATH for a local JSON store", set: func(c *config, raw string) error {
+		if raw != "ssm" && (!strings.HasPrefix(raw, "file:") || raw == "file:") {
+			return errors.New("must be ssm or file:PATH")
+		}
+		c.Store = raw
+		return nil
+	}},
+	{Flag: "kms-key-id", Var: "ENVINIT_KMS_KEY_ID", Arg: "KEY", Usage: "KMS key (id, ARN or alias/NAME) to encrypt with (default: the account's aws/ssm key)", set: func(c *config, raw string) error {
+		c.KMSKeyID = raw
+		return nil
+	}},
+}
+
+func settingNamed(name string) *setting {
+	for _, s := range settings {
+		if s.Flag == name {
+			return s
+		}
+	}
+	panic("no setting " + name) // the command table names one that does not exist
+}
+
+// variables is what envconfig reads: every setting as a raw string, so
 // that a variable that does not parse can still be overridden by its flag
-// and its error can name the variable without echoing the value
-// (envconfig's own parse error quotes it).
+// and its error can name it without echoing the value (envconfig's own
+// parse errors quote it).
 type variables struct {
 	Service    string
-	Prefix     string `default:"/envinit"`
+	Prefix     string
 	SecretsDir string `split_words:"true"`
-	Timeout    string `default:"30s"`
-	Override   string `default:"true"`
+	Timeout    string
+	Override   string
 	User       string
-	Log        string `default:"info"`
-	Store      string `default:"ssm"`
+	Log        string
+	Store      string
+	KMSKeyID   string `split_words:"true"`
 }
 
-// loadConfig reads the ENVINIT_* variables. One that does not parse is
-// reported by validate, unless its flag is given.
-func loadConfig() (config, error) {
+func (v *variables) get(flag string) string {
+	return map[string]string{
+		"service": v.Service, "prefix": v.Prefix, "secrets-dir": v.SecretsDir, "timeout": v.Timeout,
+		"override": v.Override, "user": v.User, "log": v.Log, "store": v.Store, "kms-key-id": v.KMSKeyID,
+	}[flag]
+}
+
+// loadConfig merges the settings cmd uses, a flag over its variable over
+// the default, and converts them once. given holds the raw values of the
+// flags given. A value that does not convert is a usage error naming the
+// flag, or a configuration error naming the variable; neither quotes it.
+func loadConfig(cmd *command, given map[string]string) (config, error) {
+	c := config{from: map[string]string{}}
+	if len(cmd.Settings) == 0 {
+		return c, nil
+	}
 	var v variables
 	if err := envconfig.Process("envinit", &v); err != nil {
-		return config{}, &configError{"reading ENVINIT_* variables: " + err.Error()}
+		return c, &configError{msg: "reading the ENVINIT_* variables: " + err.Error()}
 	}
-	c := config{
-		Service: v.Service, Prefix: v.Prefix, SecretsDir: v.SecretsDir,
-		User: v.User, Log: v.Log, Store: v.Store, bad: map[string]string{},
-		Timeout: 30 * time.Second, Override: true,
-	}
-	if err := c.setTimeout(v.Timeout); err != nil {
-		c.bad["ENVINIT_TIMEOUT"] = "ENVINIT_TIMEOUT: " + err.Error()
-	}
-	if err := c.setOverride(v.Override); err != nil {
-		c.bad["ENVINIT_OVERRIDE"] = "ENVINIT_OVERRIDE: " + err.Error()
+	for _, name := range cmd.Settings {
+		s := settingNamed(name)
+		raw, from := s.Default, ""
+		if f, ok := given[name]; ok {
+			raw, from = f, "--"+name
+		} else if e := v.get(name); e != "" {
+			raw, from = e, s.Var
+		}
+		if from != "" {
+			c.from[name] = from
+		}
+		if err := s.set(&c, raw); err != nil {
+			if from == s.Var {
+				return c, &configError{msg: from + ": " + err.Error()}
+			}
+			return c, &usageError{cmd: cmd, msg: from + ": " + err.Error()}
+		}
 	}
 	return c, nil
 }
 
-func (c *config) setTimeout(s string) error {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return errors.New("not a valid duration (e.g. 30s, 2m)")
-	}
-	c.Timeout = d
-	delete(c.bad, "ENVINIT_TIMEOUT")
-	return nil
-}
-
-func (c *config) setOverride(s string) error {
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return errors.New("not a valid boolean (true or false)")
-	}
-	c.Override = b
-	delete(c.bad, "ENVINIT_OVERRIDE")
-	return nil
-}
-
-// flags defines the flag for every variable on fs, defaulting to what the
-// environment set, so a flag wins over its variable.
-func (c *config) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Service, "service", c.Service, "alias of this service, e.g. svc-abc (ENVINIT_SERVICE)")
-	fs.StringVar(&c.Prefix, "prefix", c.Prefix, "SSM path of the environment (ENVINIT_PREFIX)")
-	fs.StringVar(&c.SecretsDir, "secrets-dir", c.SecretsDir, "memory-backed directory for sensitive values (ENVINIT_SECRETS_DIR)")
-	fs.Func("timeout", "deadline for everything before the exec, e.g. 30s (ENVINIT_TIMEOUT)", c.setTimeout)
-	fs.BoolFunc("override", "secrets replace variables already set: true or false (ENVINIT_OVERRIDE)", c.setOverride)
-	fs.StringVar(&c.User, "user", c.User, "user[:group] or uid[:gid] to run COMMAND as (ENVINIT_USER)")
-	fs.StringVar(&c.Log, "log", c.Log, "quiet, info or debug (ENVINIT_LOG)")
-	fs.StringVar(&c.Store, "store", c.Store, "ssm, or file:PATH for a local JSON store (ENVINIT_STORE)")
-}
-
-// parseFlags parses args into c and returns what follows them.
-func (c *config) parseFlags(name string, args []string, stderr io.Writer) ([]string, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // its messages and usage would echo values
-	c.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, &usageError{flagError(err)}
-	}
-	return fs.Args(), nil
-}
-
-// flagValue matches the flag package's errors that quote the value given.
-// Compiled on first use: every start would pay for it, few need it.
-var flagValue = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^invalid (?:boolean )?value .* for (?:flag )?-(\S+): (.*)$`)
-})
-
-// flagError is the flag package's error without the value it quotes: a
-// flag's value may be a secret passed by mistake.
-func flagError(err error) string {
-	msg := err.Error()
-	if m := flagValue().FindStringSubmatch(msg); m != nil {
-		return "--" + m[1] + ": " + m[2]
-	}
-	if strings.HasPrefix(msg, "bad flag syntax") {
-		return "bad flag syntax"
-	}
-	return msg
-}
-
-// validate checks c; values are not echoed, only the variable and what it
-// wants.
-func (c *config) validate() error {
-	if len(c.bad) > 0 {
-		return &configError{c.bad[slices.Min(slices.Collect(maps.Keys(c.bad)))]}
-	}
-	c.Prefix = strings.TrimRight(c.Prefix, "/")
-	switch {
-	case c.Service == "":
-		return &configError{"ENVINIT_SERVICE is not set: set it (or --service) to this service's alias, e.g. svc-abc"}
-	case strings.HasPrefix(c.Service, "$"):
-		return &configError{"ENVINIT_SERVICE: write the alias without the $ (svc-abc, not $svc-abc)"}
-	case !resolve.ValidAlias(c.Service):
-		return &configError{"ENVINIT_SERVICE: not a valid alias ([A-Za-z0-9][A-Za-z0-9_.-]*)"}
-	case !strings.HasPrefix(c.Prefix, "/"):
-		return &configError{"ENVINIT_PREFIX: must be an SSM path starting with /, e.g. /envinit or /prod/envinit"}
-	case c.Timeout <= 0:
-		return &configError{"ENVINIT_TIMEOUT: must be a positive duration, e.g. 30s"}
-	case c.SecretsDir != "" && !filepath.IsAbs(c.SecretsDir):
-		return &configError{"ENVINIT_SECRETS_DIR: must be an absolute path, e.g. /run/secrets"}
-	case c.Store != "ssm" && (!strings.HasPrefix(c.Store, "file:") || c.Store == "file:"):
-		return &configError{"ENVINIT_STORE: must be ssm or file:PATH"}
-	}
-	if _, ok := logLevels[c.Log]; !ok {
-		return &configError{"ENVINIT_LOG: must be quiet, info or debug"}
-	}
-	return nil
-}
-
 // logLevels maps ENVINIT_LOG to the least level printed. quiet prints
-// nothing but the final error line, which main writes itself.
+// nothing but the final error, which main writes itself.
 var logLevels = map[string]slog.Level{
 	"quiet": slog.LevelError + 1,
 	"info":  slog.LevelInfo,
 	"debug": slog.LevelDebug,
 }
 
-// logger writes envinit's log lines to w. Lines carry names and counts:
-// the values they might mention are resolve.Values, which print
-// [redacted], and none is passed anyway.
-func (c *config) logger(w io.Writer) *slog.Logger {
+// logger writes envinit's log lines to w. Lines carry names and counts,
+// never a value.
+func logger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		Level: logLevels[c.Log],
+		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{} // the container runtime stamps each line
@@ -187,4 +209,172 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// invocation is one parsed command line.
+type invocation struct {
+	*app
+	cmd  *command
+	args []string // positional arguments before --
+	// rest is what follows --; dash says there was a --.
+	rest  []string
+	dash  bool
+	flags map[string]string // raw values of the command's own flags given
+	cfg   config
+}
+
+// flag returns the raw value of one of the command's own flags, or its
+// default.
+func (inv *invocation) flag(name string) string {
+	if v, ok := inv.flags[name]; ok {
+		return v
+	}
+	for _, f := range inv.cmd.Flags {
+		if f.Name == name {
+			return f.Default
+		}
+	}
+	panic("no flag " + name)
+}
+
+// on reports a switch: parse has checked that its value is a boolean.
+func (inv *invocation) on(name string) bool {
+	b, _ := strconv.ParseBool(inv.flag(name))
+	return b
+}
+
+// service is the service a command works on: SERVICE, the positional
+// argument, else --service or ENVINIT_SERVICE.
+func (inv *invocation) service() (string, error) {
+	if len(inv.args) > 0 {
+		if inv.cfg.from["service"] == "--service" {
+			return "", usagef(inv.cmd, "SERVICE is given twice: as an argument and with --service")
+		}
+		if !resolve.ValidAlias(inv.args[0]) {
+			return "", usagef(inv.cmd, "%q is not a service alias: write it as ENVINIT_SERVICE takes it, e.g. svc-abc (no $)", inv.args[0])
+		}
+		return inv.args[0], nil
+	}
+	if inv.cfg.Service == "" {
+		return "", &configError{msg: "ENVINIT_SERVICE is not set", hints: []string{"set it (or --service) to this service's alias, e.g. svc-abc"}}
+	}
+	return inv.cfg.Service, nil
+}
+
+// rawFlag is every flag's flag.Value: the raw string, converted later.
+type rawFlag struct {
+	value  string
+	isBool bool
+}
+
+func (f *rawFlag) String() string     { return f.value }
+func (f *rawFlag) Set(s string) error { f.value = s; return nil }
+func (f *rawFlag) IsBoolFlag() bool   { return f.isBool }
+
+// parse parses a command line for cmd: flags and positional arguments may
+// be mixed, everything after -- is rest. Every flag is taken as a raw
+// string and recorded with fs.Visit; the settings are then converted by
+// loadConfig. No error quotes a flag's value.
+func parse(a *app, cmd *command, args []string) (*invocation, error) {
+	fs := flag.NewFlagSet("envinit "+cmd.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // its messages would echo values
+	fs.Usage = func() {}
+	isBool := map[string]bool{}
+	for _, name := range cmd.Settings {
+		s := settingNamed(name)
+		fs.Var(&rawFlag{isBool: s.Bool}, name, "")
+		isBool[name] = s.Bool
+	}
+	for _, f := range cmd.Flags {
+		fs.Var(&rawFlag{isBool: f.Arg == ""}, f.Name, "")
+		isBool[f.Name] = f.Arg == ""
+	}
+
+	inv := &invocation{app: a, cmd: cmd, flags: map[string]string{}}
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, flagError(cmd, err)
+		}
+		rest := fs.Args()
+		n := len(args) - len(rest)
+		if n > 0 && args[n-1] == "--" {
+			inv.rest, inv.dash = rest, true
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		// A switch given its value apart, --override false: the flag
+		// package takes the switch alone and false as an argument.
+		if n > 0 {
+			if prev, name := args[n-1], strings.TrimLeft(args[n-1], "-"); strings.HasPrefix(prev, "-") && isBool[name] && !strings.Contains(prev, "=") &&
+				(strings.EqualFold(rest[0], "true") || strings.EqualFold(rest[0], "false")) {
+				return nil, usagef(cmd, "--%s takes its value after =: write --%s=%s", name, name, strings.ToLower(rest[0]))
+			}
+		}
+		inv.args = append(inv.args, rest[0])
+		args = rest[1:]
+	}
+	given := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
+	for _, f := range cmd.Flags {
+		v, ok := given[f.Name]
+		if !ok {
+			continue
+		}
+		inv.flags[f.Name] = v
+		if _, err := strconv.ParseBool(v); f.Arg == "" && err != nil {
+			return nil, usagef(cmd, "--%s: not a valid boolean (true or false)", f.Name)
+		}
+		if f.Values != nil && !slices.Contains(f.Values, v) {
+			return nil, usagef(cmd, "--%s must be %s", f.Name, orList(f.Values))
+		}
+	}
+	if len(inv.args) < cmd.MinArgs || cmd.MaxArgs >= 0 && len(inv.args) > cmd.MaxArgs {
+		// Arguments are counted, never printed: a value typed there by
+		// mistake must not be echoed.
+		return nil, usagef(cmd, "got %s; want %s", plural(len(inv.args), "argument"), cmd.UsageLine)
+	}
+	var err error
+	inv.cfg, err = loadConfig(cmd, given)
+	return inv, err
+}
+
+// flagError is the flag package's error without the value it may quote,
+// with the closest flag suggested for an unknown one.
+func flagError(cmd *command, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		e := &usageError{cmd: cmd, msg: "unknown flag --" + name}
+		if s := closest(name, cmd.allNames()); s != "" {
+			e.hints = append(e.hints, "did you mean --"+s+"?")
+		}
+		if cmd.FlagHint != "" {
+			e.hints = append(e.hints, cmd.FlagHint)
+		}
+		return e
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return usagef(cmd, "--%s needs a value", name)
+	}
+	// "bad flag syntax: ---x" and anything else: the text may be a value.
+	return usagef(cmd, "bad flag syntax")
+}
+
+// orList says "a, b or c".
+func orList(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

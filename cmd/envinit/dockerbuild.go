@@ -2,24 +2,23 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-const dockerBuildHelp = `usage: envinit docker-build [flags] [--] [docker build args...]
-
-Resolves the service's secrets (its own and imported, references resolved)
-and runs docker build with them: each non-sensitive KEY as --build-arg KEY,
-each sensitive KEY as a BuildKit build secret, --secret id=KEY,env=KEY.
-Values travel in docker's environment, never on its command line (which
-ps shows to everyone). envinit's flags come first; everything after them,
-or after --, is passed to docker build as it is, after envinit's own
+var cmdDockerBuild = &command{
+	Name:      "docker-build",
+	UsageLine: "docker-build [flags] [SERVICE] -- [docker build args...]",
+	Short:     "docker build with the secrets as build args and build secrets",
+	Long: `Resolves SERVICE's secrets (default: --service, or ENVINIT_SERVICE; its own
+and imported keys, references resolved) and runs docker build with them:
+each non-sensitive KEY as --build-arg KEY, each sensitive KEY as a
+BuildKit build secret, --secret id=KEY,env=KEY. Values travel in docker's
+environment, never on its command line (which ps shows to everyone).
+Everything after -- is passed to docker build as it is, after envinit's own
 arguments, so a --build-arg KEY=VALUE of yours wins.
 
 The Dockerfile uses them as
@@ -37,58 +36,52 @@ DOCKER_*, BUILDX_*, BUILDKIT_*) are left out, with a warning.
 docker is exec'd: its output and exit code are the command's own.
 
 examples:
-  envinit docker-build --service api -- -t api:1.4 .
-  envinit docker-build --service api --dry-run -- -t api:1.4 .
+  envinit docker-build api -- -t api:1.4 .
+  envinit docker-build --service api --dry-run -- -t api:1.4 .`,
+	Settings: []string{"service", "prefix", "timeout", "store", "log"},
+	Flags: []flagSpec{
+		{Name: "docker", Arg: "PATH", Default: "docker", Usage: "the docker CLI to run: a name looked up in PATH, or a path"},
+		{Name: "dry-run", Usage: "print the docker command line (it holds no value) instead of running it"},
+	},
+	MaxArgs:  1,
+	FlagHint: "docker build's own flags go after --",
+	Run:      runDockerBuild,
+}
 
-flags:
-`
-
-// runDockerBuild is `envinit docker-build`. It returns only on failure:
-// success replaces envinit with docker.
-func runDockerBuild(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	c, err := loadConfig()
+// runDockerBuild returns only on failure, or after --dry-run: success
+// replaces envinit with docker.
+func runDockerBuild(ctx context.Context, inv *invocation) error {
+	service, err := inv.service()
 	if err != nil {
 		return err
 	}
-	fs := newToolFlags("docker-build")
-	c.storeFlags(fs)
-	fs.StringVar(&c.Log, "log", c.Log, "quiet, info or debug (ENVINIT_LOG)")
-	docker := fs.String("docker", "docker", "the docker CLI to run: a name looked up in PATH, or a path")
-	dryRun := fs.Bool("dry-run", false, "print the docker command line (it holds no value) instead of running it")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, dockerBuildHelp)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return &toolUsageError{"docker-build", err.Error() + "; docker build's own flags go after --"}
-	}
-	if err := c.validate(); err != nil {
-		return err
-	}
-	log := c.logger(stderr)
-
+	c := inv.cfg
+	log := logger(inv.stderr, c.Log)
 	rctx, cancel := withTimeout(ctx, &c)
 	defer cancel()
 	src, err := openStore(rctx, &c)
 	if err != nil {
-		return err
+		return timedOut(rctx, err)
 	}
 	// The build has no container environment: only the store's keys.
-	_, res, err := resolveService(rctx, src, c.Service, nil)
+	g, err := resolve.Gather(rctx, src, service, nil)
+	if err != nil {
+		return timedOut(rctx, err)
+	}
+	res, err := resolve.Resolve(g, service, nil)
 	if err != nil {
 		return err
 	}
-	argv, env, skipped, err := dockerBuildCommand(*docker, res.Secrets, environ, fs.Args())
+	docker := inv.flag("docker")
+	argv, env, skipped, err := dockerBuildCommand(docker, res.Secrets, inv.environ, inv.rest)
 	if err != nil {
 		return err
 	}
 	for _, k := range skipped {
 		log.Warn("envinit: key left out of the build: docker itself reads a variable of that name", "key", k)
 	}
-	if *dryRun {
-		_, err := fmt.Fprintln(stdout, shellJoin(argv))
+	if inv.on("dry-run") {
+		_, err := fmt.Fprintln(inv.stdout, shellJoin(argv))
 		return err
 	}
 	var buildArgs, secrets []string
@@ -99,14 +92,13 @@ func runDockerBuild(ctx context.Context, args, environ []string, stdout, stderr 
 			buildArgs = append(buildArgs, s.Key)
 		}
 	}
-	log.Info("envinit: running docker build", "service", c.Service,
+	log.Info("envinit: running docker build", "service", service,
 		"build_args", strings.Join(buildArgs, ","), "secrets", strings.Join(secrets, ","))
-
-	path, err := execve.LookPath(*docker, env)
+	path, err := execve.LookPath(docker, env)
 	if err != nil {
 		return fmt.Errorf("docker-build: %w (install the Docker CLI, or give its path with --docker)", err)
 	}
-	return execve.Exec(path, argv, env)
+	return inv.exec(path, argv, env)
 }
 
 // dockerBuildCommand returns docker's argv and environment: environ less
@@ -121,14 +113,8 @@ func dockerBuildCommand(docker string, secrets []resolve.Secret, environ, userAr
 		}
 		vars[k] = v
 	}
-	for _, kv := range environ {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.HasPrefix(k, "ENVINIT_") {
-			continue
-		}
-		if _, dup := vars[k]; !dup { // the first wins, as for getenv
-			set(k, v)
-		}
+	for _, v := range resolve.ContainerEnv(environ) {
+		set(v.Name, v.Value)
 	}
 
 	argv = []string{docker, "build"}
@@ -147,7 +133,8 @@ func dockerBuildCommand(docker string, secrets []resolve.Secret, environ, userAr
 		set(s.Key, s.Value.Reveal())
 	}
 	if v, ok := vars["DOCKER_BUILDKIT"]; ok && sensitive && (v == "0" || strings.EqualFold(v, "false")) {
-		return nil, nil, nil, &configError{"DOCKER_BUILDKIT=0 turns BuildKit off, and only BuildKit takes build secrets, which this service's sensitive keys need: unset DOCKER_BUILDKIT"}
+		return nil, nil, nil, &configError{msg: "DOCKER_BUILDKIT=0 turns BuildKit off, and only BuildKit takes build secrets, which this service's sensitive keys need",
+			hints: []string{"unset DOCKER_BUILDKIT"}}
 	}
 	if _, ok := vars["DOCKER_BUILDKIT"]; !ok || sensitive {
 		set("DOCKER_BUILDKIT", "1")

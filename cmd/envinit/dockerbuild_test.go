@@ -10,8 +10,8 @@ import (
 
 func TestDockerBuildCommand(t *testing.T) {
 	secrets := []resolve.Secret{
-		{Key: "LOG_LEVEL", Value: resolve.NewValue("info " + valueCanary)},
-		{Key: "NPM_TOKEN", Value: resolve.NewValue(valueCanary), Sensitive: true},
+		{Key: "LOG_LEVEL", Value: resolve.NewValue("info " + canary)},
+		{Key: "NPM_TOKEN", Value: resolve.NewValue(canary), Sensitive: true},
 		{Key: "PATH", Value: resolve.NewValue("/evil")},
 		{Key: "DOCKER_HOST", Value: resolve.NewValue("tcp://evil:2375")},
 		{Key: "HOME_DIR", Value: resolve.NewValue("/h")},
@@ -27,10 +27,10 @@ func TestDockerBuildCommand(t *testing.T) {
 	if !slices.Equal(argv, want) {
 		t.Errorf("argv %q;\nwant %q", argv, want)
 	}
-	if strings.Contains(strings.Join(argv, " "), valueCanary) {
+	if strings.Contains(strings.Join(argv, " "), canary) {
 		t.Error("a value is on docker's command line")
 	}
-	wantEnv := []string{"PATH=/usr/bin", "LOG_LEVEL=info " + valueCanary, "HOME=/root", "NPM_TOKEN=" + valueCanary, "HOME_DIR=/h", "DOCKER_BUILDKIT=1"}
+	wantEnv := []string{"PATH=/usr/bin", "LOG_LEVEL=info " + canary, "HOME=/root", "NPM_TOKEN=" + canary, "HOME_DIR=/h", "DOCKER_BUILDKIT=1"}
 	if !slices.Equal(env, wantEnv) {
 		t.Errorf("env %q;\nwant %q", env, wantEnv)
 	}
@@ -56,7 +56,7 @@ func TestDockerBuildKit(t *testing.T) {
 		_, env, _, err := dockerBuildCommand("docker", tt.secrets, tt.environ, nil)
 		switch {
 		case tt.want == "error":
-			if exitCode(err) != exitConfig || !strings.Contains(err.Error(), "unset DOCKER_BUILDKIT") {
+			if exitCode(err) != exitConfig || !strings.Contains(errorText(err), "unset DOCKER_BUILDKIT") {
 				t.Errorf("%s: got %v; want exit 78 saying to unset DOCKER_BUILDKIT", tt.name, err)
 			}
 		case err != nil:

@@ -3,16 +3,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
+	"fmt"
+	"io"
 	"os"
+	"strings"
 	"syscall"
 
+	"github.com/envinit/envinit/internal/admin"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/resolve"
+	"github.com/envinit/envinit/internal/term"
 )
 
-// Exit codes before the exec (SPEC §8), after sysexits.h.
+// Exit codes before the exec (the README's Exit codes), after sysexits.h.
 const (
 	exitUsage         = 64  // EX_USAGE
 	exitData          = 65  // EX_DATAERR
@@ -26,37 +30,72 @@ const (
 	exitNotFound      = 127
 )
 
-// usageError is a bad command line.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg + " (envinit help shows the usage)" }
-
-// configError is an ENVINIT_* setting that is missing or invalid.
-type configError struct{ msg string }
-
-func (e *configError) Error() string { return e.msg }
-
-// interrupted is a SIGTERM or SIGINT that arrived before the exec.
-type interrupted struct{ sig os.Signal }
-
-func (e *interrupted) Error() string {
-	return "interrupted by " + e.sig.String() + " before starting the command; nothing was left behind"
+// usageError is a bad command line (exit 64). Its hints end with where
+// the usage is shown.
+type usageError struct {
+	cmd   *command // nil: envinit's own
+	msg   string
+	hints []string
 }
 
-// exitCode maps an error from run to the exit code SPEC §8 gives it. The
-// order matters where an error matches more than one: an interrupt wins
-// over the store error it caused.
+func usagef(cmd *command, format string, args ...any) error {
+	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *usageError) Error() string {
+	if e.cmd != nil && e.cmd.Name != "" {
+		return e.cmd.Name + ": " + e.msg
+	}
+	return e.msg
+}
+
+func (e *usageError) Hints() []string {
+	help := "envinit help shows the usage"
+	if e.cmd != nil && e.cmd.Name != "" {
+		help = "envinit " + e.cmd.Name + " --help shows the usage"
+	}
+	return append(e.hints, help)
+}
+
+// configError is an ENVINIT_* setting that is missing or invalid (exit 78).
+type configError struct {
+	msg   string
+	hints []string
+}
+
+func (e *configError) Error() string   { return e.msg }
+func (e *configError) Hints() []string { return e.hints }
+
+// hinter is an error that says how to fix it, on lines of their own.
+type hinter interface{ Hints() []string }
+
+// printError writes err as "envinit: " lines: the error, then its hints.
+func printError(w io.Writer, err error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "envinit: %v\n", err)
+	var h hinter
+	if errors.As(err, &h) {
+		for _, hint := range h.Hints() {
+			fmt.Fprintf(&b, "envinit: hint: %s\n", hint)
+		}
+	}
+	io.WriteString(w, b.String())
+}
+
+// exitCode maps an error from run to its exit code. The order matters
+// where an error matches more than one: an interrupt wins over the store
+// error it caused.
 func exitCode(err error) int {
 	var intr *interrupted
+	var prompt *term.InterruptedError
 	var usage *usageError
 	var cfg *configError
 	switch {
 	case errors.As(err, &intr):
-		if intr.sig == syscall.SIGINT {
-			return 128 + int(syscall.SIGINT)
-		}
-		return 128 + int(syscall.SIGTERM)
-	case errors.As(err, &usage), errors.Is(err, errInstallUsage), errors.Is(err, flag.ErrHelp):
+		return signalExit(intr.sig)
+	case errors.As(err, &prompt):
+		return signalExit(prompt.Signal)
+	case errors.As(err, &usage), errors.Is(err, admin.ErrUsage):
 		return exitUsage
 	case errors.As(err, &cfg), errors.Is(err, fetch.ErrConfig), errors.Is(err, execve.ErrUser):
 		return exitConfig
@@ -78,6 +117,20 @@ func exitCode(err error) int {
 	return exitSoftware
 }
 
-// isQuietExit reports errors already explained on stderr (a flag
-// package's usage message).
-func isQuietExit(err error) bool { return errors.Is(err, flag.ErrHelp) }
+// signalExit is the code a signal's default action would have given.
+func signalExit(sig os.Signal) int {
+	if sig == syscall.SIGINT {
+		return 128 + int(syscall.SIGINT)
+	}
+	return 128 + int(syscall.SIGTERM)
+}
+
+// timedOut names the deadline a bare context.DeadlineExceeded is about;
+// the store's own errors name it already.
+func timedOut(ctx context.Context, err error) error {
+	var fe *fetch.Error
+	if errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &fe) {
+		return context.Cause(ctx)
+	}
+	return err
+}

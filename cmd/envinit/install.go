@@ -1,54 +1,82 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 )
 
-var (
-	// errInstallUsage marks a bad `envinit install` command line (exit 64).
-	errInstallUsage = errors.New("usage: envinit install DIR")
-	// errInstall marks an install that could not put the binary in place
-	// (exit 73, EX_CANTCREAT). Its text prefixes every such error.
-	errInstall = errors.New("install")
-)
+// errInstall marks an install that could not put the binary in place
+// (exit 73, EX_CANTCREAT). Its text prefixes every such error.
+var errInstall = errors.New("install")
 
-// runInstall is `envinit install DIR`, the Kubernetes init-container step:
-// it copies the running binary to DIR/envinit, a volume the app container
-// mounts, so the app image needs nothing baked in. DIR must already exist:
-// creating it would hide a volume that was not mounted where the manifest
-// says, and the app container would then fail with a far less clear error.
-func runInstall(args []string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("install", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: envinit install DIR\n\ncopies this envinit binary to DIR/envinit (mode 0755, atomically)")
-	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+var cmdInstall = &command{
+	Name:      "install",
+	UsageLine: "install DIR",
+	Short:     "copy this binary to DIR/envinit (Kubernetes init container)",
+	Long: `Copies the running envinit binary to DIR/envinit (a temporary file, synced,
+mode 0755, renamed into place): the Kubernetes init-container step that
+puts envinit in a volume the app container mounts, so the app image needs
+nothing baked in. DIR must already exist: creating it would hide a volume
+that was not mounted where the manifest says.
+
+examples:
+  envinit install /install`,
+	MinArgs: 1, MaxArgs: 1,
+	Run: func(_ context.Context, inv *invocation) error {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("%w: cannot find the running binary: %w", errInstall, err)
 		}
-		return fmt.Errorf("%w: %v", errInstallUsage, err)
-	}
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return fmt.Errorf("%w: want one directory, got %d arguments", errInstallUsage, flags.NArg())
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("%w: cannot find the running binary: %w", errInstall, err)
-	}
-	dst, err := installFile(self, flags.Arg(0))
-	if err != nil {
+		dst, err := installFile(self, inv.args[0])
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(inv.stdout, "installed %s\n", dst)
 		return err
+	},
+}
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version string
+
+// versionString is the stamped version, else the module version that go
+// install recorded, else the commit the binary was built from.
+func versionString() string {
+	if version != "" {
+		return version
 	}
-	fmt.Fprintf(stdout, "installed %s\n", dst)
-	return nil
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "dev-" + rev
 }
 
 // installFile copies src to dir/envinit the way consul-template writes a

@@ -11,9 +11,9 @@ import (
 
 func TestInstallCopiesTheRunningBinary(t *testing.T) {
 	dir := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	if err := runInstall([]string{dir}, &stdout, &stderr); err != nil {
-		t.Fatalf("runInstall: %v", err)
+	r := runApp(t, nil, "install", dir)
+	if r.err != nil {
+		t.Fatalf("envinit install: %v", r.err)
 	}
 	dst := filepath.Join(dir, "envinit")
 	self, err := os.Executable()
@@ -28,7 +28,7 @@ func TestInstallCopiesTheRunningBinary(t *testing.T) {
 	if got := info.Mode(); got != 0o755 {
 		t.Errorf("mode of %s: got %v; want -rwxr-xr-x", dst, got)
 	}
-	if got, want := stdout.String(), "installed "+dst+"\n"; got != want {
+	if got, want := r.stdout, "installed "+dst+"\n"; got != want {
 		t.Errorf("stdout: got %q; want %q", got, want)
 	}
 	assertDirHolds(t, dir, "envinit")
@@ -63,8 +63,8 @@ func TestInstallReplacesAnExistingBinary(t *testing.T) {
 
 func TestInstallRefusesAMissingDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not-mounted")
-	err := runInstall([]string{dir}, new(bytes.Buffer), new(bytes.Buffer))
-	if !errors.Is(err, errInstall) {
+	err := runApp(t, nil, "install", dir).err
+	if !errors.Is(err, errInstall) || exitCode(err) != exitCantCreate {
 		t.Fatalf("runInstall: got %v; want errInstall for a missing directory", err)
 	}
 	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "does not exist") {
@@ -91,19 +91,6 @@ func TestInstallLeavesNothingWhenTheCopyFails(t *testing.T) {
 		t.Fatalf("installFile: got %v; want errInstall for an unreadable source", err)
 	}
 	assertDirHolds(t, dir)
-}
-
-func TestInstallUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"a", "b"}, {"--bogus", "dir"}} {
-		var stderr bytes.Buffer
-		err := runInstall(args, new(bytes.Buffer), &stderr)
-		if !errors.Is(err, errInstallUsage) {
-			t.Errorf("runInstall(%q): got %v; want errInstallUsage", args, err)
-		}
-		if !strings.Contains(stderr.String(), "usage: envinit install DIR") {
-			t.Errorf("runInstall(%q): stderr %q; want the usage", args, stderr.String())
-		}
-	}
 }
 
 func tempFileWith(t *testing.T, content string) string {

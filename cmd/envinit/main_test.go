@@ -5,131 +5,271 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/envinit/envinit/internal/admin"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/resolve"
+	"github.com/envinit/envinit/internal/term"
 )
 
 const canary = "CANARY-c0nf1g"
 
-func TestConfigParseErrorsNameTheVariableNotTheValue(t *testing.T) {
-	for _, tt := range []struct{ name, want string }{
-		{"ENVINIT_TIMEOUT", "ENVINIT_TIMEOUT: not a valid duration"},
-		{"ENVINIT_OVERRIDE", "ENVINIT_OVERRIDE: not a valid boolean"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(tt.name, canary)
-			t.Setenv("ENVINIT_SERVICE", "svc")
-			c, err := loadConfig()
-			if err != nil {
-				t.Fatal(err)
+type runResult struct {
+	stdout, stderr string
+	err            error
+	execed         []string // the argv exec was given, if it was called
+}
+
+// memStore is a store in a map, keyed "dir/KEY".
+type memStore map[string]string
+
+func (m memStore) ServiceDir(alias string) string { return "services/" + alias }
+func (m memStore) GlobalDir() string              { return "global" }
+func (m memStore) Read(_ context.Context, dir string) (map[string]resolve.Value, error) {
+	kv := map[string]resolve.Value{}
+	for name, v := range m {
+		if k, ok := strings.CutPrefix(name, dir+"/"); ok {
+			kv[k] = resolve.NewValue(v)
+		}
+	}
+	return kv, nil
+}
+func (m memStore) Put(_ context.Context, dir, key string, v resolve.Value, _ string) error {
+	m[dir+"/"+key] = v.Reveal()
+	return nil
+}
+func (m memStore) Delete(_ context.Context, dir, key string) error {
+	delete(m, dir+"/"+key)
+	return nil
+}
+
+// runApp runs envinit in process with stdin's content, the secrets tool
+// writing to a map and the exec recorded instead of made; stderr is what
+// main would print.
+func runApp(t *testing.T, store memStore, args ...string) runResult {
+	return runAppStdin(t, store, "", args...)
+}
+
+func runAppStdin(t *testing.T, store memStore, stdin string, args ...string) runResult {
+	t.Helper()
+	in, err := os.CreateTemp(t.TempDir(), "stdin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.WriteString(stdin)
+	in.Seek(0, 0)
+	defer in.Close()
+	var stdout, stderr bytes.Buffer
+	var r runResult
+	a := &app{stdin: in, stdout: &stdout, stderr: &stderr, environ: os.Environ(),
+		exec: func(path string, argv, env []string) error { r.execed = argv; return nil },
+		writer: func(context.Context, string) (admin.Store, error) {
+			if store == nil {
+				return nil, errors.New("no store in this test")
 			}
-			err = c.validate()
-			if err == nil {
-				t.Fatal("got no error; want one")
+			return store, nil
+		},
+	}
+	r.err = a.run(context.Background(), args)
+	if r.err != nil {
+		printError(&stderr, r.err)
+	}
+	r.stdout, r.stderr = stdout.String(), stderr.String()
+	return r
+}
+
+// errorText is err as main prints it.
+func errorText(err error) string {
+	var b strings.Builder
+	printError(&b, err)
+	return b.String()
+}
+
+// contract is one subcommand's line in TestContract: a command line that
+// succeeds, and a flag of it that takes a typed value.
+type contract struct {
+	name    string
+	args    []string // succeeds as it is
+	stdin   string
+	typed   string // a flag whose value must parse; "" when it has none
+	wantOut string
+}
+
+// Every subcommand keeps the README's promises about flags, variables and
+// errors: a flag's value that does not parse is a usage error that does
+// not echo it; a valid flag wins over an invalid variable; an invalid
+// variable the command does not use is ignored; --help goes to stdout;
+// an unknown flag is a usage error with a suggestion.
+func TestContract(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "envinit-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(shm)
+	install := t.TempDir()
+	seeded := memStore{"services/api/K": "v", "services/api/S": "s", "services/db/D": "d", "global/G": "g"}
+	cases := []contract{
+		{"exec", []string{"--", "/bin/true"}, "", "timeout", ""},
+		{"render", []string{"render", "demo"}, "", "timeout", "DATABASE_URL="},
+		{"check", []string{"check", "demo"}, "", "timeout", "ok: demo"},
+		{"docker-build", []string{"docker-build", "demo", "--dry-run", "--", "."}, "", "timeout", "docker build"},
+		{"secrets set", []string{"secrets", "set", "api", "K"}, "v2", "timeout", "set $api/K"},
+		{"secrets get", []string{"secrets", "get", "api", "K"}, "", "timeout", "v"},
+		{"secrets list", []string{"secrets", "list", "api"}, "", "timeout", "K"},
+		{"secrets unset", []string{"secrets", "unset", "api", "S"}, "", "timeout", "unset $api/S"},
+		{"secrets import", []string{"secrets", "import", "api", "-"}, "A=1\n", "timeout", "imported 1 keys"},
+		{"secrets import-from", []string{"secrets", "import-from", "api", "db"}, "", "timeout", "$api imports $db"},
+		{"install", []string{"install", install}, "", "", "installed"},
+		{"version", []string{"version"}, "", "", "envinit "},
+		{"help", []string{"help"}, "", "", "usage:"},
+	}
+	bad := map[string]string{ // an invalid value of each setting's variable
+		"ENVINIT_SERVICE": "$" + canary, "ENVINIT_PREFIX": canary, "ENVINIT_SECRETS_DIR": canary, "ENVINIT_TIMEOUT": canary,
+		"ENVINIT_OVERRIDE": canary, "ENVINIT_LOG": canary, "ENVINIT_STORE": canary,
+	}
+	baseEnv := func(t *testing.T) {
+		for name := range bad {
+			t.Setenv(name, "") // an empty variable is an unset one
+		}
+		t.Setenv("ENVINIT_STORE", "file:../../examples/store.json")
+		t.Setenv("ENVINIT_SERVICE", "demo")
+		t.Setenv("ENVINIT_SECRETS_DIR", shm)
+	}
+	for _, tc := range cases {
+		cmd := commandOf(tc.args)
+		t.Run(tc.name, func(t *testing.T) {
+			reset := func() {
+				baseEnv(t)
+				if strings.HasPrefix(tc.name, "secrets") {
+					t.Setenv("ENVINIT_STORE", "") // secrets writes to SSM (here, a map)
+				}
 			}
-			if strings.Contains(err.Error(), canary) {
-				t.Errorf("error echoes the value: %q", strings.ReplaceAll(err.Error(), canary, "<CANARY>"))
+			reset()
+			run := func(extra ...string) runResult {
+				args := slices.Clone(tc.args)
+				// Flags go before -- (and before the exec form's --).
+				i := slices.Index(args, "--")
+				if i < 0 {
+					i = len(args)
+				}
+				args = slices.Insert(args, i, extra...)
+				return runAppStdin(t, maps.Clone(seeded), tc.stdin, args...)
 			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %q; want it to contain %q", err, tt.want)
+			if r := run(); r.err != nil || !strings.Contains(r.stdout, tc.wantOut) {
+				t.Fatalf("baseline: %v, stdout %q; want success printing %q\n%s", r.err, r.stdout, tc.wantOut, r.stderr)
 			}
-			if got := exitCode(err); got != exitConfig {
-				t.Errorf("exit code %d; want %d", got, exitConfig)
+
+			// A flag given a value that does not parse: 64, not echoed.
+			flagName := tc.typed
+			if flagName == "" {
+				flagName = "timeout" // not a flag of it: unknown, still not echoed
+			}
+			r := run("--" + flagName + "=" + canary)
+			if exitCode(r.err) != exitUsage || strings.Contains(r.stderr+r.stdout, canary) {
+				t.Errorf("--%s=<canary>: exit %d, stderr %q; want 64 without the value", flagName, exitCode(r.err), strings.ReplaceAll(r.stderr, canary, "<CANARY>"))
+			}
+
+			// A valid flag over an invalid variable: the flag wins.
+			if tc.typed != "" {
+				t.Setenv(settingNamed(tc.typed).Var, canary)
+				if r := run("--" + tc.typed + "=10s"); r.err != nil {
+					t.Errorf("--%s over an invalid %s: %v; want the flag to win", tc.typed, settingNamed(tc.typed).Var, r.err)
+				}
+				reset()
+			}
+
+			// Invalid variables the command does not use: ignored.
+			for name, v := range bad {
+				if !slices.ContainsFunc(cmd.Settings, func(s string) bool { return settingNamed(s).Var == name }) {
+					t.Setenv(name, v)
+				}
+			}
+			if r := run(); r.err != nil {
+				t.Errorf("with invalid variables it does not use: %v; want them ignored", r.err)
+			}
+			reset()
+
+			// --help: stdout, exit 0.
+			if r := run("--help"); r.err != nil || !strings.HasPrefix(r.stdout, "usage:") || r.stderr != "" {
+				t.Errorf("--help: %v, stdout %.40q, stderr %q; want the usage on stdout", r.err, r.stdout, r.stderr)
+			}
+
+			// An unknown flag: 64, with the closest one suggested.
+			typo, want := "--hepl", "--help"
+			if names := cmd.allNames(); len(names) > 0 {
+				typo, want = "--"+names[0]+"x", "--"+names[0]
+			}
+			r = run(typo)
+			if exitCode(r.err) != exitUsage || !strings.Contains(r.stderr, "did you mean "+want) && want != "--help" {
+				t.Errorf("%s: exit %d, stderr %q; want 64 suggesting %s", typo, exitCode(r.err), r.stderr, want)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(shm); len(entries) > 0 {
+		t.Errorf("%s holds %d files after the runs; want the exec form's files removed", shm, len(entries))
+	}
+}
+
+// commandOf is the command args run.
+func commandOf(args []string) *command {
+	if strings.HasPrefix(args[0], "-") {
+		return execCommand
+	}
+	cmd, _, err := lookup(args)
+	if err != nil {
+		panic(err)
+	}
+	return cmd
+}
+
+// Every setting reaches its command through the one path: its variable,
+// or its flag over it.
+func TestEverySettingHasItsVariable(t *testing.T) {
+	for _, s := range settings {
+		t.Run(s.Var, func(t *testing.T) {
+			valid := map[string]string{"service": "svc", "prefix": "/p", "secrets-dir": "/run/x", "timeout": "7s",
+				"override": "false", "user": "app", "log": "debug", "store": "file:/x.json", "kms-key-id": "alias/k"}[s.Flag]
+			cmd := &command{Name: "t", Settings: []string{s.Flag}}
+			t.Setenv(s.Var, valid)
+			c, err := loadConfig(cmd, nil)
+			if err != nil || c.from[s.Flag] != s.Var {
+				t.Fatalf("%s=%s: %v, from %q; want it read", s.Var, valid, err, c.from[s.Flag])
+			}
+			c, err = loadConfig(cmd, map[string]string{s.Flag: valid})
+			if err != nil || c.from[s.Flag] != "--"+s.Flag {
+				t.Errorf("--%s: %v, from %q; want the flag", s.Flag, err, c.from[s.Flag])
 			}
 		})
 	}
 }
 
-func TestFlagsWinOverInvalidVariables(t *testing.T) {
-	t.Setenv("ENVINIT_SERVICE", "svc")
-	t.Setenv("ENVINIT_TIMEOUT", "soon")
-	t.Setenv("ENVINIT_OVERRIDE", "maybe")
-	c, err := loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.parseFlags("envinit", []string{"--timeout=40s", "--override", "--", "app"}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.validate(); err != nil {
-		t.Fatalf("got %v; want the flags to replace the invalid variables", err)
-	}
-	if c.Timeout.String() != "40s" || !c.Override {
-		t.Errorf("got timeout %v override %v; want 40s true", c.Timeout, c.Override)
-	}
-}
-
-func TestFlagsWinOverVariables(t *testing.T) {
-	t.Setenv("ENVINIT_SERVICE", "from-env")
-	t.Setenv("ENVINIT_PREFIX", "/env")
-	t.Setenv("ENVINIT_OVERRIDE", "false")
-	c, err := loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rest, err := c.parseFlags("envinit", []string{"--service", "from-flag", "--override=true", "--timeout=5s", "--", "app", "--service"}, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Service != "from-flag" || c.Prefix != "/env" || !c.Override || c.Timeout.String() != "5s" {
-		t.Errorf("got %+v; want the flags over the environment", c)
-	}
-	if strings.Join(rest, " ") != "app --service" {
-		t.Errorf("got COMMAND %q; want %q", rest, "app --service")
+func TestConfigErrorsNameTheVariableNotTheValue(t *testing.T) {
+	for _, name := range []string{"ENVINIT_TIMEOUT", "ENVINIT_OVERRIDE", "ENVINIT_LOG", "ENVINIT_PREFIX", "ENVINIT_STORE", "ENVINIT_SECRETS_DIR", "ENVINIT_SERVICE"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("ENVINIT_SERVICE", "svc")
+			t.Setenv(name, "$"+canary)
+			r := runApp(t, nil, "--", "/bin/true")
+			if exitCode(r.err) != exitConfig || !strings.Contains(r.stderr, "envinit: "+name+": ") || strings.Contains(r.stderr, canary) {
+				t.Errorf("got exit %d, %q; want 78 naming %s without its value", exitCode(r.err), strings.ReplaceAll(r.stderr, canary, "<CANARY>"), name)
+			}
+		})
 	}
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := loadConfig()
+	c, err := loadConfig(execCommand, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Prefix != "/envinit" || c.Timeout.String() != "30s" || !c.Override || c.Log != "info" || c.Store != "ssm" || c.SecretsDir != "" || c.User != "" {
-		t.Errorf("got %+v; want SPEC §2's defaults", c)
-	}
-}
-
-func TestValidate(t *testing.T) {
-	ok := config{Service: "svc-abc", Prefix: "/envinit/", Timeout: 1, Log: "info", Store: "ssm"}
-	for _, tt := range []struct {
-		name   string
-		change func(*config)
-		want   string
-	}{
-		{"valid", func(*config) {}, ""},
-		{"file store", func(c *config) { c.Store = "file:x.json" }, ""},
-		{"no service", func(c *config) { c.Service = "" }, "ENVINIT_SERVICE is not set"},
-		{"service with $", func(c *config) { c.Service = "$svc" }, "without the $"},
-		{"bad alias", func(c *config) { c.Service = "a/b" }, "not a valid alias"},
-		{"relative prefix", func(c *config) { c.Prefix = "envinit" }, "ENVINIT_PREFIX"},
-		{"zero timeout", func(c *config) { c.Timeout = 0 }, "ENVINIT_TIMEOUT"},
-		{"relative secrets dir", func(c *config) { c.SecretsDir = "secrets" }, "ENVINIT_SECRETS_DIR"},
-		{"bad store", func(c *config) { c.Store = "s3" }, "ENVINIT_STORE"},
-		{"empty file store", func(c *config) { c.Store = "file:" }, "ENVINIT_STORE"},
-		{"bad log", func(c *config) { c.Log = "verbose" }, "ENVINIT_LOG"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			c := ok
-			tt.change(&c)
-			err := c.validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("got %v; want no error", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("got %v; want an error containing %q", err, tt.want)
-			case tt.want != "" && exitCode(err) != exitConfig:
-				t.Errorf("exit code %d; want %d", exitCode(err), exitConfig)
-			}
-		})
-	}
-	c := ok
-	if err := c.validate(); err != nil || c.Prefix != "/envinit" {
-		t.Errorf("got prefix %q, %v; want the trailing / trimmed", c.Prefix, err)
+	if c.Prefix != "/envinit" || c.Timeout.String() != "30s" || !c.Override || c.Log != logLevels["info"] || c.Store != "ssm" || c.SecretsDir != "" || c.User != "" {
+		t.Errorf("got %+v; want the README's defaults", c)
 	}
 }
 
@@ -141,28 +281,101 @@ func TestCommandLine(t *testing.T) {
 		want string
 	}{
 		{nil, exitUsage, "no command"},
-		{[]string{"serve"}, exitUsage, `unknown subcommand "serve"`},
+		{[]string{"serve"}, exitUsage, `unknown command "serve"`},
 		{[]string{"--service", "x"}, exitUsage, "must follow --"},
 		{[]string{"--service", "x", "app"}, exitUsage, "must follow --"},
 		{[]string{"--"}, exitUsage, "no COMMAND"},
-		{[]string{"--bogus", "--", "app"}, exitUsage, "bogus"},
-		{[]string{"--log=loud", "--", "app"}, exitConfig, "ENVINIT_LOG"},
+		{[]string{"--bogus", "--", "app"}, exitUsage, "unknown flag --bogus"},
+		{[]string{"--log=loud", "--", "app"}, exitUsage, "--log: must be quiet, info or debug"},
+		{[]string{"--override", "false", "--", "app"}, exitUsage, "write --override=false"},
+		{[]string{"--service"}, exitUsage, "--service needs a value"},
+		{[]string{"render", "a", "--service", "b"}, exitUsage, "given twice"},
+		{[]string{"render", "--format", "yaml"}, exitUsage, "--format must be env, dotenv or json"},
+		{[]string{"secrets"}, exitUsage, "no action"},
+		{[]string{"secrets", "put"}, exitUsage, `unknown action "put"`},
+		{[]string{"secrets", "list", "--override"}, exitUsage, "unknown flag --override"},
+		{[]string{"install"}, exitUsage, "got 0 arguments"},
+		{[]string{"help", "nope"}, exitUsage, `unknown command "nope"`},
 	} {
-		var stderr bytes.Buffer
-		err := run(context.Background(), tt.args, nil, &bytes.Buffer{}, &stderr)
-		if got := exitCode(err); got != tt.code || !strings.Contains(fmt.Sprint(err), tt.want) {
-			t.Errorf("envinit %q: got %d %v; want %d and %q", tt.args, got, err, tt.code, tt.want)
+		r := runApp(t, nil, tt.args...)
+		if got := exitCode(r.err); got != tt.code || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("envinit %q: got %d %q; want %d and %q", tt.args, got, r.stderr, tt.code, tt.want)
 		}
 	}
 }
 
-func TestVersion(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"version"}, nil, &out, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
+// help and --help print to stdout; an alias prints the version.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"help", "render"}, {"help", "secrets", "set"}, {"secrets", "help"}, {"secrets", "set", "-h"}} {
+		r := runApp(t, nil, args...)
+		if r.err != nil || !strings.HasPrefix(r.stdout, "usage:") || r.stderr != "" {
+			t.Errorf("envinit %q: %v, stdout %.30q, stderr %q; want the usage on stdout", args, r.err, r.stdout, r.stderr)
+		}
 	}
-	if !strings.HasPrefix(out.String(), "envinit ") {
-		t.Errorf("got %q; want the version", out.String())
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+		if r := runApp(t, nil, args...); r.err != nil || !strings.HasPrefix(r.stdout, "envinit ") {
+			t.Errorf("envinit %q: %v %q; want the version", args, r.err, r.stdout)
+		}
+	}
+	if v := versionString(); v == "" {
+		t.Error("versionString is empty")
+	}
+}
+
+// The secrets tool's command line: values never taken from it, nor
+// echoed.
+func TestSecretsCommandLine(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"secrets", "set", "api", "K", canary}, "never taken from the command line"},
+		{[]string{"secrets", "set", "api", "K=" + canary}, "never taken from the command line"},
+		{[]string{"secrets", "set", "api", "K", "--sensitive", canary}, "never taken from the command line"},
+		{[]string{"secrets", "get", "api", "K/" + canary}, "not a valid name"},
+		{[]string{"secrets", "set", "api", "K", "--sensitive", "--no-sensitive"}, "give one"},
+		{[]string{"secrets", "set", "$api", "K"}, "no $"},
+		{[]string{"secrets", "set", "api"}, "SERVICE KEY"},
+		{[]string{"secrets", "import-from", "--global", "a"}, "--global does not apply"},
+		{[]string{"secrets", "import-from", "api"}, "SERVICE ALIAS..."},
+	} {
+		store := memStore{"services/api/K": "v"}
+		r := runAppStdin(t, store, "v", tt.args...)
+		if exitCode(r.err) != exitUsage || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, canary) {
+			t.Errorf("%q: exit %d, %q; want 64 saying %q, no value", tt.args, exitCode(r.err), strings.ReplaceAll(r.stderr, canary, "<CANARY>"), tt.want)
+		}
+		if store["services/api/K"] != "v" || len(store) != 1 {
+			t.Errorf("%q: the store changed", tt.args)
+		}
+	}
+	t.Setenv("ENVINIT_STORE", "file:/x.json")
+	if r := runApp(t, memStore{}, "secrets", "list", "api"); exitCode(r.err) != exitConfig || !strings.Contains(r.stderr, "--store ssm") {
+		t.Errorf("a file store: %v; want 78 saying how to use SSM", r.err)
+	}
+}
+
+// set reads stdin byte for byte but for one trailing newline.
+func TestSetValueFromStdin(t *testing.T) {
+	for _, tt := range []struct {
+		stdin string
+		flags []string
+		want  string
+	}{
+		{"v", nil, "v"},
+		{"v\n", nil, "v"},
+		{"v\r\n", nil, "v"},
+		{"v\n\n", nil, "v\n"},
+		{"v\n", []string{"--raw"}, "v\n"},
+		{"  spaces kept  \n", nil, "  spaces kept  "},
+	} {
+		store := memStore{}
+		if r := runAppStdin(t, store, tt.stdin, append([]string{"secrets", "set", "api", "K"}, tt.flags...)...); r.err != nil {
+			t.Errorf("stdin %q: %v", tt.stdin, r.err)
+			continue
+		}
+		if got := store["services/api/K"]; got != tt.want {
+			t.Errorf("stdin %q %v: stored %q; want %q", tt.stdin, tt.flags, got, tt.want)
+		}
 	}
 }
 
@@ -174,7 +387,9 @@ func TestExitCodes(t *testing.T) {
 		{&interrupted{syscall.SIGTERM}, 143},
 		{&interrupted{syscall.SIGINT}, 130},
 		{fmt.Errorf("fetching: %w", &interrupted{syscall.SIGTERM}), 143},
-		{&usageError{"x"}, 64},
+		{&term.InterruptedError{Signal: syscall.SIGINT}, 130},
+		{&usageError{msg: "x"}, 64},
+		{&admin.UsageError{Reason: "x"}, 64},
 		{&resolve.CycleError{Kind: "reference"}, 65},
 		{errors.Join(&resolve.MissingError{}, &resolve.KeyError{}), 65},
 		{&execve.ConflictError{}, 65},
@@ -184,7 +399,7 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("x: %w", errInstall), 73},
 		{fmt.Errorf("x: %w", fetch.ErrThrottled), 75},
 		{fmt.Errorf("x: %w", fetch.ErrAccessDenied), 77},
-		{&configError{"x"}, 78},
+		{&configError{msg: "x"}, 78},
 		{fmt.Errorf("x: %w", fetch.ErrConfig), 78},
 		{fmt.Errorf("x: %w", execve.ErrUser), 78},
 		{fmt.Errorf("x: %w", execve.ErrNotExecutable), 126},
@@ -197,66 +412,33 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-func TestUserHome(t *testing.T) {
-	u := execve.User{UID: 1000, Home: "/home/app"}
-	env := []string{"A=1", "HOME=/root", "Z=2"}
-	if got := strings.Join(userHome(env, u, &resolve.Result{}), " "); got != "A=1 HOME=/home/app Z=2" {
-		t.Errorf("got %q; want HOME replaced by the user's", got)
-	}
-	fromStore := &resolve.Result{Secrets: []resolve.Secret{{Key: "HOME", Value: resolve.NewValue("/srv")}}}
-	if got := strings.Join(userHome([]string{"HOME=/srv"}, u, fromStore), " "); got != "HOME=/srv" {
-		t.Errorf("got %q; want the store's HOME kept", got)
-	}
-	if got := strings.Join(userHome(env, execve.User{UID: 1000}, &resolve.Result{}), " "); got != strings.Join(env, " ") {
-		t.Errorf("got %q; want env unchanged for a user without a home", got)
+// An error prints on one line, its hints on lines of their own.
+func TestPrintError(t *testing.T) {
+	err := &configError{msg: "ENVINIT_SERVICE is not set", hints: []string{"set it"}}
+	if got, want := errorText(fmt.Errorf("wrapped: %w", err)), "envinit: wrapped: ENVINIT_SERVICE is not set\nenvinit: hint: set it\n"; got != want {
+		t.Errorf("got %q; want %q", got, want)
 	}
 }
 
-func TestFlagErrorsDoNotEchoValues(t *testing.T) {
-	t.Setenv("ENVINIT_SERVICE", "svc")
-	for _, args := range [][]string{
-		{"--timeout=" + canary, "--", "app"},
-		{"--override=" + canary, "--", "app"},
-		{"--timeout", canary, "--", "app"},
-		{"---" + canary, "--", "app"},
-	} {
-		var stderr bytes.Buffer
-		err := run(context.Background(), args, nil, &bytes.Buffer{}, &stderr)
-		if exitCode(err) != exitUsage {
-			t.Errorf("%q: got %v (exit %d); want a usage error", args, err, exitCode(err))
+// A signal that arrives before the watch stops is seen after it stops,
+// whichever way it was delivered.
+func TestSignalWatch(t *testing.T) {
+	for range 20 {
+		ctx, stop := contextWithExitSignalWatch(context.Background())
+		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
 		}
-		if out := fmt.Sprint(err) + stderr.String(); strings.Contains(out, canary) {
-			t.Errorf("%q: the value is echoed: %q", args, strings.ReplaceAll(out, canary, "<CANARY>"))
+		<-ctx.Done() // the watch or stop sees it; wait for the watch
+		stop()
+		var intr *interrupted
+		if err := interruption(ctx); !errors.As(err, &intr) || intr.sig != syscall.SIGTERM {
+			t.Fatalf("interruption = %v; want SIGTERM", err)
 		}
 	}
-	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"--timeout=x", "--"}, nil, &bytes.Buffer{}, &stderr)
-	if want := "--timeout: not a valid duration"; !strings.Contains(fmt.Sprint(err), want) {
-		t.Errorf("got %v; want it to contain %q", err, want)
-	}
-}
-
-type throttledSource struct {
-	resolve.Source
-	throttled bool
-}
-
-func (s throttledSource) Throttled() bool { return s.throttled }
-
-func TestThrottledOut(t *testing.T) {
-	deadline := fmt.Errorf("ENVINIT_TIMEOUT (3s) ran out: %w", context.DeadlineExceeded)
-	for _, tt := range []struct {
-		src  resolve.Source
-		err  error
-		code int
-	}{
-		{throttledSource{throttled: true}, deadline, exitTempFail},
-		{throttledSource{throttled: false}, deadline, exitUnavailable},
-		{throttledSource{throttled: true}, fmt.Errorf("x: %w", fetch.ErrUnavailable), exitUnavailable},
-		{throttledSource{throttled: true}, &resolve.CycleError{}, exitData},
-	} {
-		if got := exitCode(throttledOut(tt.src, tt.err)); got != tt.code {
-			t.Errorf("throttled %v, %v: got exit %d; want %d", tt.src.(throttledSource).throttled, tt.err, got, tt.code)
-		}
+	ctx, stop := contextWithExitSignalWatch(context.Background())
+	stop()
+	stop() // twice is fine
+	if err := interruption(ctx); err != nil {
+		t.Errorf("interruption after a stop with no signal = %v; want nil", err)
 	}
 }

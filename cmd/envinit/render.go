@@ -3,22 +3,24 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"strings"
 
+	"github.com/envinit/envinit/internal/dotenv"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-const renderHelp = `usage: envinit render [--format env|dotenv|json] [--reveal] [--all] [flags]
-
-Prints the environment the service would get, resolved exactly as the
-entrypoint resolves it, without running anything or writing any file.
+var cmdRender = &command{
+	Name:      "render",
+	UsageLine: "render [flags] [SERVICE]",
+	Short:     "print the environment the service would get",
+	Long: `Prints the environment SERVICE (default: --service, or ENVINIT_SERVICE)
+would get, resolved exactly as the entrypoint resolves it, without running
+anything or writing any file.
 
 By default only what envinit adds or changes is printed: the service's
 secrets (its own and imported) and the container variables whose
@@ -41,95 +43,90 @@ formats:
 
 examples:
   ENVINIT_SERVICE=api envinit render
-  envinit render --service api --format json | jq '.variables[] | select(.sensitive)'
-  envinit render --service api --format dotenv --reveal > .env   # local development only
-
-flags:
-`
+  envinit render api --format json | jq '.variables[] | select(.sensitive)'
+  envinit render api --format dotenv --reveal > .env   # local development only`,
+	Settings: []string{"service", "prefix", "secrets-dir", "timeout", "override", "user", "log", "store"},
+	Flags: []flagSpec{
+		{Name: "format", Arg: "FORMAT", Values: []string{"env", "dotenv", "json"}, Default: "env", Usage: "output format: env, dotenv or json"},
+		{Name: "reveal", Usage: "print sensitive values instead of " + sensitiveMark},
+		{Name: "all", Usage: "print the whole final environment, not only what envinit adds or changes"},
+	},
+	MaxArgs: 1,
+	Run:     runRender,
+}
 
 // sensitiveMark stands for a value render does not reveal.
 const sensitiveMark = "<sensitive>"
 
-// runRender is `envinit render`.
-func runRender(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	c, err := loadConfig()
+func runRender(ctx context.Context, inv *invocation) error {
+	service, err := inv.service()
 	if err != nil {
 		return err
 	}
-	fs := newToolFlags("render")
-	c.flags(fs)
-	format := fs.String("format", "env", "output format: env, dotenv or json")
-	reveal := fs.Bool("reveal", false, "print sensitive values instead of "+sensitiveMark)
-	all := fs.Bool("all", false, "print the whole final environment, not only what envinit adds or changes")
-	pos, done, err := parseTool(fs, "render", renderHelp, args, stdout)
-	if done || err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return &toolUsageError{"render", fmt.Sprintf("takes no arguments, got %d (name the service with --service or ENVINIT_SERVICE)", len(pos))}
-	}
-	switch *format {
-	case "env", "dotenv", "json":
-	default:
-		return &toolUsageError{"render", "--format must be env, dotenv or json"}
-	}
-	if err := c.validate(); err != nil {
-		return err
-	}
-	log := c.logger(stderr)
-
-	ctx, cancel := withTimeout(ctx, &c)
+	c := inv.cfg
+	log := logger(inv.stderr, c.Log)
+	rctx, cancel := withTimeout(ctx, &c)
 	defer cancel()
-	src, err := openStore(ctx, &c)
+	src, err := openStore(rctx, &c)
+	if err != nil {
+		return timedOut(rctx, err)
+	}
+	g, err := resolve.Gather(rctx, src, service, inv.environ)
+	if err != nil {
+		return timedOut(rctx, err)
+	}
+	res, err := resolve.Resolve(g, service, inv.environ)
 	if err != nil {
 		return err
 	}
-	_, res, err := resolveService(ctx, src, c.Service, environ)
+	dir, home := renderDir(&c, res, log)
+	env, files, err := execve.BuildEnv(execve.Env{Container: inv.environ, Refs: res.Env, Secrets: res.Secrets,
+		Override: c.Override, Dir: dir, Home: home})
 	if err != nil {
 		return err
 	}
-	dir := renderDir(&c, res, log)
-	env, files, err := execve.BuildEnv(environ, res.Env, res.Secrets, c.Override, dir)
-	if err != nil {
-		return err
-	}
-	out := renderVars(env, files, res, c.Service, *all)
-	switch *format {
+	out := renderVars(env, files, res, service, inv.on("all"))
+	reveal := inv.on("reveal")
+	switch inv.flag("format") {
 	case "env":
-		return writeEnv(stdout, out, *reveal)
+		return writeEnv(inv.stdout, out, reveal)
 	case "dotenv":
-		return writeDotenv(stdout, out, *reveal)
+		return writeDotenv(inv.stdout, out, reveal)
 	}
-	return writeJSON(stdout, c.Service, dir, out, *reveal)
+	return writeJSON(inv.stdout, service, dir, out, reveal)
+}
+
+// withTimeout bounds a tool's work by ENVINIT_TIMEOUT, with the error that
+// names it.
+func withTimeout(ctx context.Context, c *config) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, c.Timeout,
+		fmt.Errorf("%s (%s) ran out: raise it with --timeout: %w", c.source("timeout"), c.Timeout, context.DeadlineExceeded))
 }
 
 // renderDir is the secrets directory the exec would use here, found the
-// way it finds it, without creating anything. Where the exec would fail
-// (no memory filesystem, a directory it refuses) render still shows the
-// path it would try, and says why on stderr: the exec's error, exit 73,
-// is for the start, not for a preview on a workstation.
-func renderDir(c *config, res *resolve.Result, log *slog.Logger) string {
+// way it finds it, without creating anything, and ENVINIT_USER's home.
+// Where the exec would fail (no memory filesystem, a directory it
+// refuses, a user it cannot switch to) render still shows the path it
+// would try, and says why on stderr: the exec's error is for the start,
+// not for a preview on a workstation.
+func renderDir(c *config, res *resolve.Result, log *slog.Logger) (dir, home string) {
 	var user *execve.User
 	if c.User != "" {
 		if u, err := execve.ParseUser(c.User); err == nil {
-			user = &u
+			user, home = &u, u.Home
 		}
 	}
 	d, err := secretsDir(c, res, user)
 	if err == nil {
-		// An empty Dir (nothing to write, no directory configured) holds
-		// no descriptor to close.
-		if d.Path() != "" {
-			d.Close()
-		}
-		return d.Path()
+		defer d.Close()
+		return d.Path(), home
 	}
 	path := c.SecretsDir
 	if path == "" {
 		path = "/dev/shm/envinit" // the default's fallback, where the exec fails last
 	}
 	log.Warn("envinit: the command could not start here: its secret files have nowhere safe to go", "dir", path, "error", err.Error())
-	return path
+	return path, home
 }
 
 // renderVar is one variable of render's output. Its value stays a
@@ -259,7 +256,7 @@ func writeEnv(w io.Writer, vars []renderVar, reveal bool) error {
 }
 
 // writeDotenv prints a dotenv file that loads back to exactly these
-// values (see dotenvQuote). Without reveal a sensitive NAME is a comment:
+// values (see dotenv.Quote). Without reveal a sensitive NAME is a comment:
 // a file meant to be loaded must not hand an app "<sensitive>" for a
 // password.
 func writeDotenv(w io.Writer, vars []renderVar, reveal bool) error {
@@ -269,51 +266,14 @@ func writeDotenv(w io.Writer, vars []renderVar, reveal bool) error {
 		case v.Sensitive && !reveal:
 			fmt.Fprintf(&b, "# %s=%s (sensitive: envinit writes it to the file in %s; --reveal prints it)\n", v.Name, sensitiveMark, v.FileVar)
 		default:
-			fmt.Fprintf(&b, "%s=%s\n", v.Name, dotenvQuote(v.Value.Reveal()))
+			fmt.Fprintf(&b, "%s=%s\n", v.Name, dotenv.Quote(v.Value.Reveal()))
 		}
 		if v.Sensitive {
-			fmt.Fprintf(&b, "%s=%s\n", v.FileVar, dotenvQuote(v.File))
+			fmt.Fprintf(&b, "%s=%s\n", v.FileVar, dotenv.Quote(v.File))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// dotenvQuote writes a value so that Docker Compose's env_file, the
-// dotenv libraries (Go, Node, Python, Ruby) and envinit secrets import
-// read it back unchanged:
-//
-//   - bare when it holds only characters no parser treats specially;
-//   - else in single quotes, which every parser reads literally (no
-//     escapes, no $ interpolation), when it holds no ' and no \ (Python's
-//     dotenv unescapes \\ and \' even there);
-//   - else in double quotes with \\, \", \n, \r and \$ escaped: \$ keeps
-//     Compose and godotenv from interpolating, and newlines stay on one
-//     line.
-func dotenvQuote(s string) string {
-	if s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.,/:@%+") == "" {
-		return s
-	}
-	if !strings.ContainsAny(s, `'\`) {
-		return "'" + s + "'"
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\', '"', '$':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // renderDoc is render's JSON document.
@@ -335,81 +295,3 @@ func writeJSON(w io.Writer, service, dir string, vars []renderVar, reveal bool) 
 	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
 }
-
-// The helpers below are shared by the tool subcommands (render, check,
-// secrets, docker-build).
-
-// resolveService gathers and resolves alias as the exec form does.
-func resolveService(ctx context.Context, src resolve.Source, alias string, environ []string) (*resolve.Graph, *resolve.Result, error) {
-	g, err := resolve.Gather(ctx, src, alias, environ)
-	if err != nil {
-		return nil, nil, timedOut(ctx, err)
-	}
-	res, err := resolve.Resolve(g, alias, environ)
-	if err != nil {
-		return nil, nil, err
-	}
-	return g, res, nil
-}
-
-// withTimeout bounds a tool's work by ENVINIT_TIMEOUT, with the error that
-// names it.
-func withTimeout(ctx context.Context, c *config) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, c.Timeout,
-		fmt.Errorf("ENVINIT_TIMEOUT (%s) ran out: raise it with --timeout: %w", c.Timeout, context.DeadlineExceeded))
-}
-
-// storeFlags defines the flags of the settings a tool that only reads the
-// store uses (check, docker-build), each defaulting to its variable.
-func (c *config) storeFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Service, "service", c.Service, "alias of the service (ENVINIT_SERVICE)")
-	fs.StringVar(&c.Prefix, "prefix", c.Prefix, "SSM path of the environment (ENVINIT_PREFIX)")
-	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "deadline for reading the store (ENVINIT_TIMEOUT)")
-	fs.StringVar(&c.Store, "store", c.Store, "ssm, or file:PATH for a local JSON store (ENVINIT_STORE)")
-}
-
-// newToolFlags returns a subcommand's flag set. It prints nothing itself:
-// parseTool prints the help, or returns the error.
-func newToolFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("envinit "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-// parseTool parses a subcommand's arguments, in which flags and positional
-// arguments may be mixed (everything after "--" is positional), and
-// returns the positional ones. On --help it prints help and the flags to
-// stdout and returns done.
-func parseTool(fs *flag.FlagSet, name, help string, args []string, stdout io.Writer) (pos []string, done bool, err error) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, help)
-				fs.SetOutput(stdout)
-				fs.PrintDefaults()
-				return nil, true, nil
-			}
-			return nil, false, &toolUsageError{name, flagError(err)}
-		}
-		rest := fs.Args()
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), false, nil
-		}
-		if len(rest) == 0 {
-			return pos, false, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-// toolUsageError is a bad command line of a subcommand (exit 64: it
-// unwraps to a usageError).
-type toolUsageError struct{ tool, msg string }
-
-func (e *toolUsageError) Error() string {
-	return fmt.Sprintf("%s: %s (envinit %s --help shows the usage)", e.tool, e.msg, e.tool)
-}
-
-func (e *toolUsageError) Unwrap() error { return &usageError{e.msg} }

@@ -7,69 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/envinit/envinit/internal/dotenv"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/resolve"
 )
-
-// Values dotenv parsers trip on; each must load back unchanged.
-var trickyValues = []string{
-	"plain",
-	"with spaces",
-	"  leading and trailing  ",
-	`double "quoted"`,
-	`single 'quoted'`,
-	`both ' and "`,
-	"line one\nline two\n",
-	"carriage\r\nreturn",
-	"tab\there",
-	"$HOME and ${HOME} and $$",
-	"# not a comment",
-	"value # with a hash",
-	"ends with a hash#",
-	`back\slash`,
-	`\n is not a newline`,
-	`ends with a backslash\`,
-	`'\''`,
-	"a=b=c",
-	"ünïcödé ✓",
-	"#{$/KEY} stays literal",
-	"`tick` $(cmd)",
-}
-
-func TestDotenvQuoteLoadsBackUnchanged(t *testing.T) {
-	for _, v := range trickyValues {
-		line := "KEY=" + dotenvQuote(v) + "\n"
-		pairs, errs := parseDotenv([]byte(line))
-		if len(errs) > 0 || len(pairs) != 1 {
-			t.Errorf("%q written as %q: got %d pairs, errors %v; want it back", v, line, len(pairs), errs)
-			continue
-		}
-		if pairs[0].value != v {
-			t.Errorf("%q written as %q: read back %q", v, line, pairs[0].value)
-		}
-	}
-}
-
-func TestDotenvQuoteForms(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"info", "info"},
-		{"postgres://u@h:5432/db", "postgres://u@h:5432/db"},
-		{"a,b", "a,b"},
-		{"with space", "'with space'"},
-		{"$HOME", "'$HOME'"},
-		{"a#b", "'a#b'"},
-		{"two\nlines", "'two\nlines'"},
-		{`it's`, `"it's"`},
-		{`it's $5`, `"it's \$5"`},
-		{`back\slash`, `"back\\slash"`},
-		{"it's\nnew", `"it's\nnew"`},
-		{`say "hi" it's`, `"say \"hi\" it's"`},
-	} {
-		if got := dotenvQuote(tt.in); got != tt.want {
-			t.Errorf("dotenvQuote(%q) = %s; want %s", tt.in, got, tt.want)
-		}
-	}
-}
 
 const (
 	secretCanary = "CANARY-render-secret"
@@ -95,7 +36,7 @@ func testResult() *resolve.Result {
 func render(t *testing.T, container []string, override, all bool) []renderVar {
 	t.Helper()
 	res := testResult()
-	env, files, err := execve.BuildEnv(container, res.Env, res.Secrets, override, "/run/secrets")
+	env, files, err := execve.BuildEnv(execve.Env{Container: container, Refs: res.Env, Secrets: res.Secrets, Override: override, Dir: "/run/secrets"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,13 +151,13 @@ func TestRenderEnvAndDotenv(t *testing.T) {
 	if err := writeDotenv(&b, vars, false); err != nil {
 		t.Fatal(err)
 	}
-	pairs, errs := parseDotenv(b.Bytes())
+	pairs, errs := dotenv.Parse(b.Bytes())
 	if len(errs) > 0 {
 		t.Fatalf("dotenv output does not parse: %v\n%s", errs, b.String())
 	}
 	got := map[string]string{}
 	for _, p := range pairs {
-		got[p.key] = p.value
+		got[p.Key] = p.Value
 	}
 	want := map[string]string{
 		"DATABASE_URL_FILE": "/run/secrets/DATABASE_URL",

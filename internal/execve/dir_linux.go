@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The default directories (SPEC §6); tests point them elsewhere.
+// The default directories (the README's Sensitive values); tests point them elsewhere.
 var (
 	runSecrets = "/run/secrets"
 	devShm     = "/dev/shm"
@@ -27,6 +27,10 @@ const mountHint = "mount a tmpfs there: docker run --tmpfs /run/secrets, or a Ku
 // is relative to a descriptor opened with O_NOFOLLOW, so neither a symlink
 // nor a directory swapped in after the checks can redirect a write.
 // A Dir is not safe for concurrent use.
+//
+// The zero Dir is no directory: its Path is "", staging no files does
+// nothing, staging files fails, and Close does nothing. Its descriptors
+// are valid only when path is set.
 type Dir struct {
 	path  string
 	fd    int // the directory; -1 while it is still to be created in parent
@@ -166,6 +170,9 @@ func (d *Dir) Path() string { return d.path }
 // Close releases the descriptors; they are close-on-exec, so COMMAND never
 // inherits them either way.
 func (d *Dir) Close() error {
+	if d.path == "" {
+		return nil // the zero Dir: no descriptor, not even 0
+	}
 	var errs []error
 	for _, fd := range []int{d.fd, d.parent} {
 		if fd >= 0 {
@@ -201,6 +208,9 @@ func (d *Dir) Stage(files []File, uid, gid int) (*Batch, error) {
 	b := &Batch{dir: d}
 	if len(files) == 0 {
 		return b, nil
+	}
+	if d.path == "" {
+		return nil, &FilesError{Path: files[0].Key, Reason: "sensitive, but no secrets directory was opened"}
 	}
 	for _, f := range files {
 		if !validName(f.Key) {

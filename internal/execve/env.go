@@ -44,46 +44,56 @@ type variable struct {
 	container bool   // the container set this name (as it was, or with references resolved)
 }
 
-// BuildEnv returns COMMAND's environment (SPEC §7), as sorted "NAME=value"
-// strings with one entry per name, and the sensitive values to write to
-// files, sorted by Key. It is pure.
+// Env is what BuildEnv builds COMMAND's environment from.
+type Env struct {
+	// Container is the container's environment, os.Environ(), read by
+	// resolve.ContainerEnv: ENVINIT_* names, entries without "=" and empty
+	// names are dropped; of duplicate names the first wins.
+	Container []string
+	// Refs are container variables whose references the resolver
+	// resolved (Origin "env"): each replaces the container's value.
+	Refs []resolve.Secret
+	// Secrets are the service's resolved secrets. With Override they
+	// replace container variables of the same name; without it a name the
+	// container sets wins.
+	Secrets  []resolve.Secret
+	Override bool
+	// Dir is the secrets directory; it must be set when a file is needed.
+	Dir string
+	// Home is the home directory of ENVINIT_USER, "" when there is none.
+	// It replaces the container's HOME, which belongs to the user envinit
+	// started as, as gosu and docker run --user do; a HOME from the store
+	// is a secret like any other.
+	Home string
+}
+
+// BuildEnv returns COMMAND's environment (the README's Environment of
+// COMMAND), as sorted "NAME=value" strings with one entry per name, and the
+// sensitive values to write to files, sorted by Key. It is pure.
 //
-//   - container is os.Environ(): ENVINIT_* names, entries without "=" and
-//     empty names are dropped; of duplicate names the first wins, as it does
-//     for glibc's getenv and Go's os.Getenv.
-//   - envRefs are container variables whose references the resolver
-//     resolved (Origin "env"): each replaces the container's value.
-//   - secrets are the service's resolved secrets. With override they replace
-//     container variables of the same name; without it a name the container
-//     sets wins.
-//
-// A sensitive variable, from envRefs or secrets, is never in the
-// environment: it becomes a File and KEY_FILE={dir}/KEY, replacing a
-// container KEY_FILE. Without override, a sensitive secret whose KEY or
+// A sensitive variable, from Refs or Secrets, is never in the
+// environment: it becomes a File and KEY_FILE={Dir}/KEY, replacing a
+// container KEY_FILE. Without Override, a sensitive secret whose KEY or
 // KEY_FILE the container already sets is left out entirely, file included:
 // the container's own choice of where to read KEY from wins.
 //
 // A sensitive KEY whose KEY_FILE is also a secret or a resolved container
 // variable is a *ConflictError (resolve.ErrData): neither value may silently
 // replace the other. A sensitive KEY whose KEY_FILE would be an ENVINIT_* or
-// LD_* name (KEY is ENVINIT or LD) is a *resolve.ValueError. dir must be set
-// when a file is needed.
-func BuildEnv(container []string, envRefs, secrets []resolve.Secret, override bool, dir string) ([]string, []File, error) {
-	vars := make(map[string]variable, len(container)+len(secrets))
-	for _, kv := range container {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" || strings.HasPrefix(name, "ENVINIT_") {
-			continue
-		}
-		if _, dup := vars[name]; !dup {
-			vars[name] = variable{value: resolve.NewValue(value), container: true}
-		}
+// LD_* name (KEY is ENVINIT or LD) is a *resolve.ValueError.
+func BuildEnv(e Env) ([]string, []File, error) {
+	vars := make(map[string]variable, len(e.Container)+len(e.Secrets)+1)
+	for _, v := range resolve.ContainerEnv(e.Container) {
+		vars[v.Name] = variable{value: resolve.NewValue(v.Value), container: true}
 	}
-	for _, s := range envRefs {
+	for _, s := range e.Refs {
 		vars[s.Key] = variable{value: s.Value, sensitive: s.Sensitive, origin: s.Origin, container: true}
 	}
-	for _, s := range secrets {
-		if !override && (vars[s.Key].container || s.Sensitive && vars[s.Key+"_FILE"].container) {
+	if e.Home != "" {
+		vars["HOME"] = variable{value: resolve.NewValue(e.Home), container: true}
+	}
+	for _, s := range e.Secrets {
+		if !e.Override && (vars[s.Key].container || s.Sensitive && vars[s.Key+"_FILE"].container) {
 			continue
 		}
 		vars[s.Key] = variable{value: s.Value, sensitive: s.Sensitive, origin: s.Origin}
@@ -122,10 +132,10 @@ func BuildEnv(container []string, envRefs, secrets []resolve.Secret, override bo
 		if f, ok := vars[fileVar]; ok && !f.sensitive && f.origin != "" {
 			return nil, nil, &ConflictError{Key: name, KeyFrom: v.origin, File: fileVar, FileFrom: f.origin}
 		}
-		if dir == "" {
+		if e.Dir == "" {
 			return nil, nil, &FilesError{Path: name, Reason: "sensitive, but no secrets directory was chosen"}
 		}
-		values[fileVar] = filepath.Join(dir, name)
+		values[fileVar] = filepath.Join(e.Dir, name)
 		files = append(files, File{Key: name, Value: v.value})
 	}
 

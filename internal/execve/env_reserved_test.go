@@ -21,7 +21,7 @@ func TestBuildEnvReservedFileName(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, override := range []bool{true, false} {
-				env, files, err := BuildEnv(nil, tt.envRefs, tt.secrets, override, "/run/secrets")
+				env, files, err := BuildEnv(Env{Refs: tt.envRefs, Secrets: tt.secrets, Override: override, Dir: "/run/secrets"})
 				var ve *resolve.ValueError
 				if !errors.As(err, &ve) || !errors.Is(err, resolve.ErrData) {
 					t.Fatalf("override=%v: got %v, %q, %d files; want a *resolve.ValueError", override, err, env, len(files))
@@ -32,7 +32,7 @@ func TestBuildEnvReservedFileName(t *testing.T) {
 	}
 	// Not sensitive, they are plain variables: ENVINIT and LD are not
 	// reserved names themselves.
-	env, _, err := BuildEnv(nil, nil, []resolve.Secret{secret("ENVINIT", "e", false), secret("LD", "l", false)}, true, "/run/secrets")
+	env, _, err := BuildEnv(Env{Secrets: []resolve.Secret{secret("ENVINIT", "e", false), secret("LD", "l", false)}, Override: true, Dir: "/run/secrets"})
 	if err != nil || len(env) != 2 {
 		t.Errorf("plain ENVINIT and LD: got %q, %v; want both in the environment", env, err)
 	}

@@ -140,7 +140,7 @@ func TestBuildEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, files, err := BuildEnv(tt.container, tt.envRefs, tt.secrets, !tt.keep, "/run/secrets")
+			env, files, err := BuildEnv(Env{Container: tt.container, Refs: tt.envRefs, Secrets: tt.secrets, Override: !tt.keep, Dir: "/run/secrets"})
 			if err != nil {
 				t.Fatalf("BuildEnv: %v", err)
 			}
@@ -198,7 +198,7 @@ func TestBuildEnvConflict(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, override := range tt.overrides {
-				env, files, err := BuildEnv(tt.container, tt.envRefs, tt.secrets, override, "/run/secrets")
+				env, files, err := BuildEnv(Env{Container: tt.container, Refs: tt.envRefs, Secrets: tt.secrets, Override: override, Dir: "/run/secrets"})
 				if !errors.Is(err, resolve.ErrData) {
 					t.Fatalf("override=%v: got %v, %q, %d files; want a resolve.ErrData", override, err, env, len(files))
 				}
@@ -216,13 +216,13 @@ func TestBuildEnvConflict(t *testing.T) {
 }
 
 func TestBuildEnvSensitiveNeedsDir(t *testing.T) {
-	_, _, err := BuildEnv(nil, nil, []resolve.Secret{secret("TOKEN", canary, true)}, true, "")
+	_, _, err := BuildEnv(Env{Secrets: []resolve.Secret{secret("TOKEN", canary, true)}, Override: true})
 	if !errors.Is(err, ErrFiles) {
 		t.Fatalf("got %v; want an ErrFiles", err)
 	}
 	noCanary(t, err)
 
-	env, files, err := BuildEnv(nil, nil, []resolve.Secret{secret("PLAIN", "p", false)}, true, "")
+	env, files, err := BuildEnv(Env{Secrets: []resolve.Secret{secret("PLAIN", "p", false)}, Override: true})
 	if err != nil || len(files) != 0 || !slices.Equal(env, []string{"PLAIN=p"}) {
 		t.Errorf("no sensitive value, no dir: got %q, %d files, %v; want [PLAIN=p], 0 files, nil", env, len(files), err)
 	}
@@ -243,7 +243,7 @@ func TestBuildEnvStringLimit(t *testing.T) {
 		{"over the limit but sensitive", []resolve.Secret{secret("BIG", big, true)}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := BuildEnv(nil, nil, tt.secrets, true, "/run/secrets")
+			_, _, err := BuildEnv(Env{Secrets: tt.secrets, Override: true, Dir: "/run/secrets"})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("got %v; want error %v", err, tt.wantErr)
 			}
@@ -257,7 +257,30 @@ func TestBuildEnvStringLimit(t *testing.T) {
 	}
 	// A container's own variable is the container's business: the kernel
 	// let it in once already.
-	if _, _, err := BuildEnv([]string{"HUGE=" + fits + "xx"}, nil, nil, true, ""); err != nil {
+	if _, _, err := BuildEnv(Env{Container: []string{"HUGE=" + fits + "xx"}, Override: true}); err != nil {
 		t.Errorf("container variable: got %v; want no error", err)
+	}
+}
+
+// ENVINIT_USER's home replaces the container's HOME, which is the user's
+// envinit started as; a HOME from the store is a secret like any other.
+func TestBuildEnvHome(t *testing.T) {
+	container := []string{"A=1", "HOME=/root", "Z=2"}
+	for _, tt := range []struct {
+		name     string
+		home     string
+		secrets  []resolve.Secret
+		override bool
+		want     string
+	}{
+		{"the user's home", "/home/app", nil, true, "A=1 HOME=/home/app Z=2"},
+		{"no user", "", nil, true, "A=1 HOME=/root Z=2"},
+		{"the store's HOME wins", "/home/app", []resolve.Secret{secret("HOME", "/srv", false)}, true, "A=1 HOME=/srv Z=2"},
+		{"without override the user's home stays", "/home/app", []resolve.Secret{secret("HOME", "/srv", false)}, false, "A=1 HOME=/home/app Z=2"},
+	} {
+		env, _, err := BuildEnv(Env{Container: container, Secrets: tt.secrets, Override: tt.override, Home: tt.home})
+		if got := strings.Join(env, " "); err != nil || got != tt.want {
+			t.Errorf("%s: got %q, %v; want %q", tt.name, got, err, tt.want)
+		}
 	}
 }

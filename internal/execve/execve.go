@@ -9,9 +9,9 @@
 //
 //	u, err := ParseUser(spec)                 // before anything is written
 //	dir, err := OpenSecretsDir(explicit, uid) // only if a value is sensitive
-//	env, files, err := BuildEnv(os.Environ(), envRefs, secrets, override, dir.Path())
-//	batch, err := dir.Stage(files, uid, gid)
+//	env, files, err := BuildEnv(Env{Container: os.Environ(), ..., Dir: dir.Path(), Home: u.Home})
 //	path, err := LookPath(argv[0], env)
+//	batch, err := dir.Stage(files, uid, gid)
 //	err = batch.Commit()                      // batch.Discard() on SIGTERM from here on
 //	err = DropPrivileges(u)
 //	err = Exec(path, argv, env)
@@ -27,7 +27,7 @@ import (
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-// Sentinels for main's exit codes (SPEC §8), matched with errors.Is.
+// Sentinels for main's exit codes (the README's Exit codes), matched with errors.Is.
 var (
 	// ErrFiles: the secret files cannot be written safely (exit 73).
 	ErrFiles = errors.New("cannot write the secret files")

@@ -104,9 +104,9 @@ func FuzzBuildEnv(f *testing.F) {
 			return validName(k) && !strings.HasPrefix(k, "ENVINIT_") && !strings.HasPrefix(k, "LD_")
 		})
 
-		env, files, err := BuildEnv(container, envRefs, secrets, override, dir)
+		env, files, err := BuildEnv(Env{Container: container, Refs: envRefs, Secrets: secrets, Override: override, Dir: dir})
 
-		// The model: who wins each name (SPEC §7), written from the spec.
+		// The model: who wins each name (the README's Environment of COMMAND), written from the spec.
 		type winner struct {
 			value     string
 			sensitive bool

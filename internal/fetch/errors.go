@@ -14,7 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Sentinels for main to map to exit codes (SPEC §8) with errors.Is. Every
+// Sentinels for main to map to exit codes (the README's Exit codes) with errors.Is. Every
 // error this package returns matches exactly one of them, or
 // resolve.ErrData for a malformed file store, or context.Canceled when the
 // run was interrupted.
@@ -43,8 +43,11 @@ type Error struct {
 	// "/envinit/global/{DB_HOST,DB_USER}", a store file; empty for
 	// configuration errors.
 	Path string
-	// Reason says what went wrong and what fixes it.
+	// Reason says what went wrong.
 	Reason string
+	// Fix says how to fix it, one line each: main prints them after the
+	// error, on hint: lines.
+	Fix []string
 	// Err is the final error; for a retried operation it may be only the
 	// deadline, so last keeps the last attempt's own failure.
 	Err  error
@@ -67,6 +70,9 @@ func (e *Error) Error() string {
 	}
 	return b.String()
 }
+
+// Hints returns the lines that say how to fix the error.
+func (e *Error) Hints() []string { return e.Fix }
 
 // Unwrap returns the last attempt's failure, if any, then the final error:
 // after a deadline only the former holds the service's response, so
@@ -114,7 +120,7 @@ type where struct {
 	path     string
 	prefix   string
 	region   string
-	credHint string
+	credHint []string
 	// throttled: SSM throttled some request of this run before this one
 	// failed.
 	throttled bool
@@ -156,7 +162,7 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 		e.Reason, e.Err = "interrupted", fmt.Errorf("%w: %w", ctx.Err(), err)
 		return e
 	case errors.As(err, &credErr):
-		e.kind, e.Reason = ErrUnavailable, "no usable AWS credentials: "+w.credHint
+		e.kind, e.Reason, e.Fix = ErrUnavailable, "no usable AWS credentials", w.credHint
 		return e
 	case errors.As(err, &apiErr):
 		return classifyAPI(e, apiErr, w, attempts)
@@ -169,18 +175,20 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 	}
 	switch {
 	case last != nil && throttles.IsErrorThrottle(last).Bool():
-		e.kind = ErrThrottled
-		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, after %s: a temporary failure (restart later, stagger the deploy, or raise the SSM throughput)", plural(attempts, "attempt"))
+		e.kind, e.Fix = ErrThrottled, throttledHints
+		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, after %s", plural(attempts, "attempt"))
 	case errors.Is(err, context.DeadlineExceeded) && last == nil && w.throttled:
-		// The deadline caught this request in flight while the run was
-		// being throttled: a herd, not an outage.
-		e.kind = ErrThrottled
-		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, which cut this request short (%s): a temporary failure (restart later, stagger the deploy, or raise the SSM throughput)", plural(attempts, "attempt"))
+		// The deadline caught this request in flight, or before it went
+		// out, while the run was being throttled: a herd, not an outage.
+		e.kind, e.Fix = ErrThrottled, throttledHints
+		e.Reason = fmt.Sprintf("still throttled by SSM at the deadline, which cut this request short (%s)", plural(attempts, "attempt"))
 	case errors.Is(err, context.DeadlineExceeded):
 		e.kind = ErrUnavailable
+		e.Fix = []string{"ENVINIT_TIMEOUT (--timeout) bounds the reads from the store: raise it if the store is slow, not down"}
 		switch {
 		case last == nil && attempts == 0:
-			e.Reason = "the deadline ran out before the first request to SSM went out (is the machine overloaded, or ENVINIT_TIMEOUT too short?)"
+			e.Reason = "the deadline ran out before the first request to SSM went out"
+			e.Fix = []string{"is the machine overloaded, or ENVINIT_TIMEOUT (--timeout) too short?"}
 		case last == nil:
 			e.Reason = fmt.Sprintf("no answer from SSM before the deadline (%s)", plural(attempts, "attempt"))
 		default:
@@ -193,13 +201,20 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 	return e
 }
 
+// throttledHints say what to do about a store still throttled at the
+// deadline.
+var throttledHints = []string{"a temporary failure: restart later, stagger the deploy, or raise the SSM throughput"}
+
 func classifyAPI(e *Error, apiErr smithy.APIError, w where, attempts int) error {
 	code, msg := apiErr.ErrorCode(), apiErr.ErrorMessage()
 	switch {
 	case isKMS(code, msg):
 		e.kind = ErrAccessDenied
-		e.Reason = "kms:Decrypt failed for these SecureString parameters: the role envinit runs as needs kms:Decrypt on their KMS key " +
-			"(allowed by the key policy, or by an IAM policy the key policy delegates to, or by a grant), and the key must be enabled, not pending deletion"
+		e.Reason = "kms:Decrypt failed for these SecureString parameters"
+		e.Fix = []string{
+			"the role envinit runs as needs kms:Decrypt on their KMS key: allowed by the key policy, by an IAM policy the key policy delegates to, or by a grant",
+			"the key must be enabled, not pending deletion",
+		}
 	case strings.HasPrefix(code, "AccessDenied"):
 		e.kind = ErrAccessDenied
 		partition, account := arnParts(msg)
@@ -207,14 +222,16 @@ func classifyAPI(e *Error, apiErr smithy.APIError, w where, attempts int) error 
 		if region == "" {
 			region = "REGION"
 		}
-		e.Reason = fmt.Sprintf("%s denied: allow ssm:GetParametersByPath and ssm:GetParameters on arn:%s:ssm:%s:%s:parameter%s/* in an IAM policy of the role envinit runs as",
-			w.action, partition, region, account, w.prefix)
+		e.Reason = w.action + " denied"
+		e.Fix = []string{fmt.Sprintf("allow ssm:GetParametersByPath and ssm:GetParameters on arn:%s:ssm:%s:%s:parameter%s/* in an IAM policy of the role envinit runs as",
+			partition, region, account, w.prefix)}
 	case badCredentialCodes[code]:
 		e.kind = ErrUnavailable
-		e.Reason = "AWS rejected the credentials (invalid, expired, or a clock far off): " + w.credHint
+		e.Reason = "AWS rejected the credentials (invalid, expired, or a clock far off)"
+		e.Fix = w.credHint
 	case throttles.IsErrorThrottle(apiErr).Bool():
 		// Only reached when the operator capped the attempts.
-		e.kind = ErrThrottled
+		e.kind, e.Fix = ErrThrottled, throttledHints
 		e.Reason = fmt.Sprintf("still throttled by SSM after %s", plural(attempts, "attempt"))
 	case code == "ValidationException":
 		e.kind = ErrConfig
@@ -280,26 +297,31 @@ var credentialVars = []string{
 	"AWS_EC2_METADATA_DISABLED",
 }
 
-// credentialHint names the sources the SDK tries and which of their
-// variables are set here — names only, never values.
-func credentialHint(lookup func(string) (string, bool)) string {
+// credentialHints name the sources the SDK tries and which of their
+// variables are set here: names only, never values.
+func credentialHints(lookup func(string) (string, bool)) []string {
 	var set []string
 	for _, v := range credentialVars {
 		if _, ok := lookup(v); ok {
 			set = append(set, v)
 		}
 	}
-	setHere := "none of them is set"
+	setHere := "none of their variables is set here"
 	if len(set) > 0 {
 		setHere = "set here: " + strings.Join(set, ", ")
 	}
-	return "the SDK tries, in order, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE (shared config, SSO), " +
-		"AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (EKS IRSA), AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (ECS task role) " +
-		"or AWS_CONTAINER_CREDENTIALS_FULL_URI (EKS Pod Identity), then EC2 instance metadata (IMDSv2: a container on EC2 " +
-		"needs the instance's metadata hop limit at 2 or more); " + setHere
+	return []string{
+		"the AWS SDK tries, in order:",
+		"  AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY",
+		"  AWS_PROFILE (shared config, SSO)",
+		"  AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (EKS IRSA)",
+		"  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (ECS task role) or AWS_CONTAINER_CREDENTIALS_FULL_URI (EKS Pod Identity)",
+		"  EC2 instance metadata (IMDSv2: a container on EC2 needs the instance's metadata hop limit at 2 or more)",
+		setHere,
+	}
 }
 
-func envCredentialHint() string { return credentialHint(os.LookupEnv) }
+func envCredentialHint() []string { return credentialHints(os.LookupEnv) }
 
 // plural says "1 attempt", "3 attempts".
 func plural(n int, noun string) string {

@@ -351,11 +351,11 @@ func TestAccessDenied(t *testing.T) {
 				t.Fatalf("Service = %v; want ErrAccessDenied", err)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
+				if !strings.Contains(text(err), w) {
 					t.Errorf("error %q; want it to contain %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), tc.notWant) {
+			if strings.Contains(text(err), tc.notWant) {
 				t.Errorf("error %q; want it not to contain %q", err, tc.notWant)
 			}
 			if n := f.calls.Load(); n != 1 {
@@ -380,7 +380,7 @@ func TestNoCredentials(t *testing.T) {
 		t.Fatalf("Service = %v; want ErrUnavailable", err)
 	}
 	for _, want := range []string{"no usable AWS credentials", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "hop limit", "set here: AWS_EC2_METADATA_DISABLED"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(text(err), want) {
 			t.Errorf("error %q; want it to contain %q", err, want)
 		}
 	}

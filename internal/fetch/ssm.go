@@ -2,7 +2,7 @@
 // Store (SSM), or a local JSON file with the same layout (File). Both
 // implement resolve.Source. It is the only package that imports the AWS SDK.
 //
-// Layout (SPEC §3): globals are {prefix}/global/{KEY}, a service's secrets
+// Layout (the README's Store layout): globals are {prefix}/global/{KEY}, a service's secrets
 // {prefix}/services/{ALIAS}/{KEY}; anything nested deeper is not a key.
 //
 // SSM is read only with GetParametersByPath (one level, MaxResults 10,
@@ -15,6 +15,7 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/envinit/envinit/internal/resolve"
 )
@@ -55,7 +58,7 @@ type SSM struct {
 	api      API
 	prefix   string
 	region   string // for the IAM policy an access-denied error suggests
-	credHint string
+	credHint []string
 	// throttled records that SSM throttled any request of this source:
 	// a request the deadline then catches in flight, with no failure of
 	// its own, was cut short by a herd, not an outage.
@@ -150,39 +153,32 @@ func (s *SSM) Globals(ctx context.Context, names []string) (map[string]resolve.V
 		return got, s.globals(ctx, names, got)
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		got      = make(map[string]resolve.Value, len(names))
-	)
+	// The first failure is the cause; the group cancels the others.
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxGlobalsCalls)
+	var mu sync.Mutex
+	got := make(map[string]resolve.Value, len(names))
 	for chunk := range slices.Chunk(names, resolve.MaxGlobalsPerCall) {
-		wg.Go(func() {
+		g.Go(func() error {
 			part := make(map[string]resolve.Value, len(chunk))
-			err := s.globals(ctx, chunk, part)
+			if err := s.globals(ctx, chunk, part); err != nil {
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				// The first failure is the cause; the others were canceled by it.
-				if firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				return
-			}
-			for k, v := range part {
-				got[k] = v
-			}
+			maps.Copy(got, part)
+			return nil
 		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return got, nil
 }
+
+// maxGlobalsCalls bounds the GetParameters calls one Globals call makes at
+// once, as resolve bounds a start's.
+const maxGlobalsCalls = 8
 
 // globals reads up to ten names into got. Names SSM lists as
 // InvalidParameters do not exist and stay absent; a name that was not asked
@@ -211,9 +207,6 @@ func (s *SSM) globals(ctx context.Context, names []string, got map[string]resolv
 	}
 	return nil
 }
-
-// Throttled reports whether SSM throttled any request of this source.
-func (s *SSM) Throttled() bool { return s.throttled.Load() }
 
 func (s *SSM) where(action, path string) where {
 	return where{action: action, path: path, prefix: s.prefix, region: s.region, credHint: s.credHint, throttled: s.throttled.Load()}

@@ -167,7 +167,7 @@ func TestServiceError(t *testing.T) {
 		t.Fatalf("Service = %v; want ErrAccessDenied", err)
 	}
 	for _, want := range []string{"/p/services/svc:", "ssm:GetParametersByPath", "arn:aws:ssm:REGION:123456789012:parameter/p/*"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(text(err), want) {
 			t.Errorf("error %q; want it to contain %q", err, want)
 		}
 	}
@@ -336,12 +336,12 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classify = %v; want %v", err, tc.kind)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
+				if !strings.Contains(text(err), w) {
 					t.Errorf("error %q; want it to contain %q", err, w)
 				}
 			}
 			for _, w := range tc.notWant {
-				if strings.Contains(err.Error(), w) {
+				if strings.Contains(text(err), w) {
 					t.Errorf("error %q; want it not to contain %q", err, w)
 				}
 			}
@@ -397,7 +397,7 @@ func TestFullJitter(t *testing.T) {
 
 func TestCredentialHint(t *testing.T) {
 	env := map[string]string{"AWS_PROFILE": "prod-" + canary, "HOME": "/root"}
-	hint := credentialHint(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	hint := strings.Join(credentialHints(func(k string) (string, bool) { v, ok := env[k]; return v, ok }), "\n")
 	for _, want := range []string{"set here: AWS_PROFILE", "hop limit", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
 		if !strings.Contains(hint, want) {
 			t.Errorf("hint %q; want it to contain %q", hint, want)
@@ -446,4 +446,13 @@ func TestFullJitterCarriesAcrossCalls(t *testing.T) {
 	if top <= 100*time.Millisecond {
 		t.Errorf("a later call's first retry waited at most %v; want the carried level, up to %v", top, time.Second)
 	}
+}
+
+// text is err as main prints it: the error, then its hint lines.
+func text(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	return strings.Join(append([]string{err.Error()}, e.Hints()...), "\n")
 }

@@ -125,22 +125,25 @@ func (w *Writer) classify(ctx context.Context, err error, action, name string, l
 		switch {
 		case isKMS(code, apiErr.ErrorMessage()):
 			e.kind = ErrAccessDenied
-			e.Reason = "KMS refused to encrypt the value: the identity running envinit secrets needs kms:Encrypt " +
-				"(kms:GenerateDataKey for advanced parameters) on the key given with --kms-key-id, or on the account's aws/ssm key; " +
-				"the key must exist in this region and be enabled"
+			e.Reason = "KMS refused to encrypt the value"
+			e.Fix = []string{
+				"the identity running envinit secrets needs kms:Encrypt (kms:GenerateDataKey for advanced parameters) on the key given with --kms-key-id, or on the account's aws/ssm key",
+				"the key must exist in this region and be enabled",
+			}
 		case errors.Is(e, ErrAccessDenied):
 			partition, account := arnParts(apiErr.ErrorMessage())
 			region := w.s.region
 			if region == "" {
 				region = "REGION"
 			}
-			e.Reason = fmt.Sprintf("%s denied: allow ssm:PutParameter, ssm:DeleteParameter, ssm:GetParametersByPath and ssm:GetParameters "+
-				"on arn:%s:ssm:%s:%s:parameter%s/* to the identity running envinit secrets", action, partition, region, account, w.s.prefix)
+			e.Reason = action + " denied"
+			e.Fix = []string{fmt.Sprintf("allow ssm:PutParameter, ssm:DeleteParameter, ssm:GetParametersByPath and ssm:GetParameters "+
+				"on arn:%s:ssm:%s:%s:parameter%s/* to the identity running envinit secrets", partition, region, account, w.s.prefix)}
 		case code == "TooManyUpdates":
-			e.kind = ErrThrottled
-			e.Reason = "another write to this parameter kept SSM busy until the deadline: try again"
+			e.kind, e.Fix = ErrThrottled, []string{"try again"}
+			e.Reason = "another write to this parameter kept SSM busy until the deadline"
 		case code == "ParameterNotFound":
-			e.kind = resolve.ErrData
+			e.kind, e.Fix = resolve.ErrData, nil
 			e.Reason = "no such parameter"
 		case code == "HierarchyTypeMismatchException":
 			e.kind = resolve.ErrData

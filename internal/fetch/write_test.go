@@ -149,8 +149,8 @@ func TestWriterErrors(t *testing.T) {
 			if !errors.Is(err, tc.kind) {
 				t.Errorf("got %v; want it to match %v", err, tc.kind)
 			}
-			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/env/services/api/K") {
-				t.Errorf("got %q; want it to name the parameter and say %q", strings.ReplaceAll(err.Error(), canary, "<CANARY>"), tc.want)
+			if !strings.Contains(text(err), tc.want) || !strings.Contains(text(err), "/env/services/api/K") {
+				t.Errorf("got %q; want it to name the parameter and say %q", strings.ReplaceAll(text(err), canary, "<CANARY>"), tc.want)
 			}
 			noCanary(t, err)
 			var apiErr smithy.APIError

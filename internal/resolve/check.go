@@ -9,7 +9,7 @@ import (
 // start would refuse, by the same rules, before anything is written.
 
 // CheckKey returns why k cannot be stored as a secret's key, or "" when it
-// can: not a valid name, a key the store may not set (SPEC §5), or a
+// can: not a valid name, a key the store may not set (the README's Failing closed), or a
 // special key (__*), which tools manage themselves.
 func CheckKey(k string) string {
 	if validKey(k) && isSpecial(k) {

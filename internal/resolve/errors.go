@@ -8,7 +8,7 @@ import (
 
 // ErrData is matched (errors.Is) by every error that is the store's data at
 // fault rather than the store's availability: bad references, missing keys
-// or services, cycles, invalid or forbidden keys, bad values. SPEC §8: 65.
+// or services, cycles, invalid or forbidden keys, bad values: exit 65 (the README's Exit codes).
 var ErrData = errors.New("data error")
 
 // None of these errors hold a value: only keys, aliases, reference names

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // maxInFlight bounds the Source calls Gather has under way at once, so one
@@ -58,13 +60,12 @@ func (g *Graph) Services() []string {
 // Gather does not judge what it reads (missing keys, malformed values):
 // Resolve does, so that every problem can be reported at once.
 func Gather(ctx context.Context, src Source, alias string, env []string) (*Graph, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	group, ctx := errgroup.WithContext(ctx)
+	group.SetLimit(maxInFlight)
 	w := &gatherer{
-		ctx:    ctx,
-		cancel: cancel,
-		src:    src,
-		sem:    make(chan struct{}, maxInFlight),
+		ctx:  ctx,
+		src:  src,
+		wake: make(chan struct{}, 1),
 		g: &Graph{
 			services: map[string]map[string]Value{},
 			globals:  map[string]Value{},
@@ -75,25 +76,41 @@ func Gather(ctx context.Context, src Source, alias string, env []string) (*Graph
 	w.service(alias)
 	// Names the container's variables reference go out with the first
 	// batch: nothing is lost by waiting for the service's last page.
-	for _, kv := range env {
-		if k, v, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "ENVINIT_") {
-			w.discover(v, &w.pending)
-		}
+	for _, v := range ContainerEnv(env) {
+		w.discover(v.Value, &w.pending)
 	}
 	w.mu.Unlock()
-	w.wg.Wait()
-	if w.err != nil {
-		return nil, w.err
+
+	// Calls are started here, in the order they were discovered, and
+	// nowhere else: a call that discovers more only queues them, so no
+	// call waits for a slot that only it could free. Every queued call is
+	// started, even after ctx ends: it then fails at once, and the Source
+	// says why (the deadline, a throttled store), not Gather.
+	for {
+		w.mu.Lock()
+		next, busy := w.queue, w.running > 0
+		w.queue = nil
+		w.mu.Unlock()
+		if len(next) == 0 && !busy {
+			break
+		}
+		for _, c := range next {
+			group.Go(c)
+		}
+		if len(next) == 0 {
+			<-w.wake // a call under way ends, or one is queued
+		}
+	}
+	if err := group.Wait(); err != nil {
+		return nil, err
 	}
 	return w.g, nil
 }
 
 type gatherer struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	src    Source
-	sem    chan struct{}
-	wg     sync.WaitGroup
+	ctx  context.Context
+	src  Source
+	wake chan struct{} // buffered: a call ended or was queued
 
 	mu sync.Mutex // guards everything below
 	g  *Graph
@@ -101,7 +118,8 @@ type gatherer struct {
 	// keeps the names it discovers to itself until it ends, so that a
 	// service's names travel together whatever else finishes meanwhile.
 	pending []string
-	err     error
+	queue   []func() error // calls discovered, not yet started
+	running int            // calls queued or under way
 }
 
 // service starts reading alias unless it was already asked for. mu is held.
@@ -208,45 +226,27 @@ func (w *gatherer) globals(names []string) {
 	})
 }
 
-// start runs one Source call in a goroutine of its own, within the bound
-// on calls under way, then done with mu held, unless the call failed. mu is
-// held.
+// start queues one Source call; Gather runs it within the bound on calls
+// under way, then done with mu held, unless the call failed: the group
+// then cancels everything else. mu is held.
 func (w *gatherer) start(call func() error, done func()) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		if !w.acquire() {
-			return
-		}
+	w.running++
+	w.queue = append(w.queue, func() error {
 		err := call()
-		<-w.sem
 		w.mu.Lock()
-		defer w.mu.Unlock()
-		if err != nil {
-			w.fail(err)
-			return
+		if err == nil {
+			done()
 		}
-		done()
-	}()
-}
-
-// acquire takes a slot for one Source call, or records why it cannot.
-func (w *gatherer) acquire() bool {
-	select {
-	case w.sem <- struct{}{}:
-		return true
-	case <-w.ctx.Done():
-		w.mu.Lock()
-		w.fail(w.ctx.Err())
+		w.running--
 		w.mu.Unlock()
-		return false
-	}
-}
-
-// fail keeps the first error and stops the rest. mu is held.
-func (w *gatherer) fail(err error) {
-	if w.err == nil {
-		w.err = err
-		w.cancel()
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+		return err
+	})
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// deployStore is the shape of a real deploy (issue #3): a service of 25
+// deployStore is the shape of a real deploy (docs/BENCHMARKS.md): a service of 25
 // keys, 12 of them referencing globals, importing two services of 15 keys
 // each; the second references a global the first service does not.
 func deployStore() map[string]string {

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Special keys (SPEC §3): never exported, and the only keys starting "__".
+// Special keys (the README's Store layout): never exported, and the only keys starting "__".
 const (
 	ImportKey    = "__import_svc"
 	SensitiveKey = "__sensitive"

@@ -20,7 +20,7 @@ type part struct {
 	isRef bool
 }
 
-// parse splits a value into literal text and references (SPEC §4). "##{"
+// parse splits a value into literal text and references (the README's References). "##{"
 // is a literal "#{"; a "#" that starts neither is literal. where names the
 // value for errors, which never quote it.
 func parse(where, s string) ([]part, error) {

@@ -53,9 +53,10 @@ func Resolve(g *Graph, alias string, env []string) (*Result, error) {
 			}
 		}
 	}
-	vars := containerVars(env)
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		raw := vars[k]
+	vars := ContainerEnv(env)
+	slices.SortFunc(vars, func(a, b Var) int { return strings.Compare(a.Name, b.Name) })
+	for _, v := range vars {
+		k, raw := v.Name, v.Value
 		if !hasMarker(raw) {
 			continue
 		}
@@ -68,22 +69,6 @@ func Resolve(g *Graph, alias string, env []string) (*Result, error) {
 		return nil, errors.Join(r.errs...)
 	}
 	return res, nil
-}
-
-// containerVars parses env, keeping the first occurrence of a name (what
-// getenv sees) and skipping ENVINIT_*.
-func containerVars(env []string) map[string]string {
-	out := make(map[string]string, len(env))
-	for _, kv := range env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || strings.HasPrefix(k, "ENVINIT_") {
-			continue
-		}
-		if _, dup := out[k]; !dup {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // envOwner marks a container variable's node; it is not a valid alias.

@@ -26,9 +26,6 @@ func (v Value) Reveal() string {
 	return *v.p
 }
 
-// Len is the length of the value in bytes.
-func (v Value) Len() int { return len(v.Reveal()) }
-
 func (v Value) String() string   { return redacted }
 func (v Value) GoString() string { return redacted }
 
