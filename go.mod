@@ -17,10 +17,6 @@ require (
 	github.com/kelseyhightower/envconfig v1.4.0
 	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.50.0
-)
-
-require (
-	golang.org/x/sync v0.25.0
 	golang.org/x/term v0.48.0
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/envinit/envinit/internal/check"
+	"github.com/envinit/envinit/internal/impact"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
@@ -63,7 +63,7 @@ func runCheck(ctx context.Context, inv *invocation) error {
 	var problems []error
 	seen := map[string]bool{}
 	for _, alias := range services {
-		r, err := check.Service(ctx, src, alias)
+		r, err := impact.Start(ctx, src, alias)
 		if err != nil {
 			return timedOut(ctx, err) // the store, not the data: nothing more can be checked
 		}

@@ -353,12 +353,21 @@ func TestEnvironmentErrors(t *testing.T) {
 			if env != nil || !errors.Is(err, tc.is) {
 				t.Fatalf("Environment = %v, %v; want nil, %v", env, err, tc.is)
 			}
+			// The error line says what failed; its hints say how to fix it.
+			var fe *Error
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %T; want *Error", err)
+			}
+			text := err.Error() + "\n" + strings.Join(fe.Hints(), "\n")
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q; want it to contain %q", err, w)
+				if !strings.Contains(text, w) {
+					t.Errorf("error and hints %q; want them to contain %q", text, w)
 				}
 			}
 			noCanary(t, err)
+			for _, h := range fe.Hints() {
+				noCanary(t, errors.New(h))
+			}
 		})
 	}
 }

@@ -114,7 +114,7 @@ func startOf(t *testing.T, e *Env, alias string) started {
 	if !o.OK() {
 		t.Fatalf("start of %s: %v", alias, o.Problems)
 	}
-	envv, files, err := execve.BuildEnv(nil, nil, o.Result.Secrets, true, "/run/secrets")
+	envv, files, err := execve.BuildEnv(execve.Env{Secrets: o.Result.Secrets, Override: true, Dir: "/run/secrets"})
 	if err != nil {
 		t.Fatalf("start of %s: %v", alias, err)
 	}

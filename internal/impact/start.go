@@ -67,7 +67,7 @@ func conflicts(res *resolve.Result) []error {
 	var errs []error
 	for range len(secrets) + 1 {
 		// The directory is a placeholder: nothing is written.
-		_, _, err := execve.BuildEnv(nil, nil, secrets, true, "/run/secrets")
+		_, _, err := execve.BuildEnv(execve.Env{Secrets: secrets, Override: true, Dir: "/run/secrets"})
 		var ce *execve.ConflictError
 		if !errors.As(err, &ce) {
 			if err != nil {
@@ -88,7 +88,8 @@ func conflicts(res *resolve.Result) []error {
 
 // unjoin lists the errors an errors.Join holds, or err alone.
 func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	var j interface{ Unwrap() []error }
+	if errors.As(err, &j) {
 		return j.Unwrap()
 	}
 	return []error{err}

@@ -1,4 +1,4 @@
-package check
+package impact
 
 import (
 	"context"
@@ -16,17 +16,17 @@ func TestConflictsAllReported(t *testing.T) {
 		{Key: "B_FILE", Value: resolve.NewValue("y"), Origin: "api"},
 		{Key: "C", Value: resolve.NewValue("c"), Sensitive: true, Origin: "api"},
 	}}
-	errs := Conflicts(res)
+	errs := conflicts(res)
 	if len(errs) != 2 || !strings.Contains(errs[0].Error(), "api/A is sensitive") || !strings.Contains(errs[1].Error(), "api/B is sensitive") {
 		t.Errorf("Conflicts = %v; want A's and B's", errs)
 	}
 }
 
-// mapSource is a store in a map of full names, "services/api/K" or
+// checkSource is a store in a map of full names, "services/api/K" or
 // "global/G".
-type mapSource map[string]string
+type checkSource map[string]string
 
-func (m mapSource) Service(_ context.Context, alias string, page func(map[string]resolve.Value)) error {
+func (m checkSource) Service(_ context.Context, alias string, page func(map[string]resolve.Value)) error {
 	kv := map[string]resolve.Value{}
 	for name, v := range m {
 		if k, ok := strings.CutPrefix(name, "services/"+alias+"/"); ok {
@@ -39,7 +39,7 @@ func (m mapSource) Service(_ context.Context, alias string, page func(map[string
 	return nil
 }
 
-func (m mapSource) Globals(_ context.Context, names []string) (map[string]resolve.Value, error) {
+func (m checkSource) Globals(_ context.Context, names []string) (map[string]resolve.Value, error) {
 	got := map[string]resolve.Value{}
 	for _, n := range names {
 		if v, ok := m["global/"+n]; ok {
@@ -49,8 +49,8 @@ func (m mapSource) Globals(_ context.Context, names []string) (map[string]resolv
 	return got, nil
 }
 
-func TestService(t *testing.T) {
-	src := mapSource{
+func TestStartOverASource(t *testing.T) {
+	src := checkSource{
 		"global/G":                   "g",
 		"services/ok/K":              "#{$/G}",
 		"services/bad/A":             "#{$/NOPE}",
@@ -69,7 +69,7 @@ func TestService(t *testing.T) {
 		{"clash", []string{"PW is sensitive"}},
 		{"ghost", []string{"service ghost has no secrets"}},
 	} {
-		r, err := Service(context.Background(), src, tt.alias)
+		r, err := Start(context.Background(), src, tt.alias)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.alias, err)
 		}
