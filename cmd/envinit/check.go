@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/envinit/envinit/internal/admin"
 	"github.com/envinit/envinit/internal/impact"
 	"github.com/envinit/envinit/internal/resolve"
 )
@@ -103,7 +104,7 @@ func (e *checkError) Error() string {
 }
 
 func (e *checkError) Hints() []string {
-	return []string{"fix them in the store (envinit secrets set, unset, import-from), then run envinit check again"}
+	return append(admin.Fixes(e.problems), "fix them in the store (envinit secrets set, unset, import-from), then run envinit check again")
 }
 
 func (e *checkError) Unwrap() []error { return e.problems }

@@ -44,7 +44,7 @@ type flagSpec struct {
 var commands []*command
 
 func init() {
-	commands = []*command{cmdRender, cmdCheck, cmdSecrets, cmdDockerBuild, cmdInstall, cmdVersion, cmdHelp}
+	commands = []*command{cmdRender, cmdCheck, cmdFingerprint, cmdSecrets, cmdDockerBuild, cmdInstall, cmdVersion, cmdHelp}
 }
 
 var cmdVersion = &command{

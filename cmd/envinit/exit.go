@@ -20,6 +20,7 @@ import (
 const (
 	exitUsage         = 64  // EX_USAGE
 	exitData          = 65  // EX_DATAERR
+	exitNoInput       = 66  // EX_NOINPUT: an input file that cannot be read
 	exitUnavailable   = 69  // EX_UNAVAILABLE
 	exitSoftware      = 70  // EX_SOFTWARE: a bug in envinit
 	exitCantCreate    = 73  // EX_CANTCREAT
@@ -69,10 +70,13 @@ func (e *configError) Hints() []string { return e.hints }
 // hinter is an error that says how to fix it, on lines of their own.
 type hinter interface{ Hints() []string }
 
-// printError writes err as "envinit: " lines: the error, then its hints.
+// printError writes err as "envinit: " lines: the error (an error that
+// lists problems has a line for each), then its hints.
 func printError(w io.Writer, err error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "envinit: %v\n", err)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(&b, "envinit: %s\n", line)
+	}
 	var h hinter
 	if errors.As(err, &h) {
 		for _, hint := range h.Hints() {
@@ -90,6 +94,7 @@ func exitCode(err error) int {
 	var prompt *term.InterruptedError
 	var usage *usageError
 	var cfg *configError
+	var noInput *noInputError
 	switch {
 	case errors.As(err, &intr):
 		return signalExit(intr.sig)
@@ -99,6 +104,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &cfg), errors.Is(err, fetch.ErrConfig), errors.Is(err, execve.ErrUser):
 		return exitConfig
+	case errors.As(err, &noInput):
+		return exitNoInput
 	case errors.Is(err, resolve.ErrData):
 		return exitData
 	case errors.Is(err, fetch.ErrAccessDenied):

@@ -29,10 +29,11 @@
 // chain, AWS_ENDPOINT_URL_SSM, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE.
 //
 // Output: results on stdout; everything else on stderr, each line starting
-// "envinit: ", an error on one line followed by "envinit: hint: " lines
-// that say how to fix it. Help goes to stdout. Exit codes before the exec:
-// 64 usage, 65 data, 69 store unavailable, 73 secret files, 75 throttled,
-// 77 access denied, 78 configuration, 126/127 COMMAND not executable/not
+// "envinit: ", an error on one line (then one per problem it lists)
+// followed by "envinit: hint: " lines that say how to fix it. Help goes to
+// stdout. Exit codes before the exec: 64 usage, 65 data, 66 input file
+// unreadable, 69 store unavailable, 73 secret files, 75 throttled, 77
+// access denied, 78 configuration, 126/127 COMMAND not executable/not
 // found, 130/143 SIGINT/SIGTERM. After the exec, COMMAND's own. The README
 // is the full manual.
 package main
@@ -41,6 +42,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/envinit/envinit/internal/admin"
 	"github.com/envinit/envinit/internal/execve"
@@ -48,7 +50,8 @@ import (
 )
 
 func main() {
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), exec: execve.Exec, writer: openWriter}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), exec: execve.Exec,
+		reader: openReader, writer: openWriter}
 	err := a.run(context.Background(), os.Args[1:])
 	if err == nil {
 		os.Exit(0) // a tool that succeeded; the exec form never returns nil
@@ -65,14 +68,25 @@ type app struct {
 	environ        []string
 	// exec replaces the process: execve.Exec.
 	exec func(path string, argv, env []string) error
-	// writer opens the store the secrets tool changes.
-	writer func(ctx context.Context, prefix string) (admin.Store, error)
+	// reader opens the store the read-only tools list: SSM, or a file.
+	reader func(ctx context.Context, c *config) (admin.Reader, error)
+	// writer opens the store the secrets tool changes: SSM only.
+	writer func(ctx context.Context, c *config) (admin.Store, error)
+}
+
+// openReader is the tools' store to read whole: SSM, through the
+// entrypoint's client, or the file of ENVINIT_STORE=file:PATH.
+func openReader(ctx context.Context, c *config) (admin.Reader, error) {
+	if path, ok := strings.CutPrefix(c.Store, "file:"); ok {
+		return fetch.OpenFile(path, c.Prefix)
+	}
+	return fetch.Load(ctx, c.Prefix, fetch.Retry{})
 }
 
 // openWriter is the secrets tool's store: SSM, through the entrypoint's
 // client, so writes are retried as reads are.
-func openWriter(ctx context.Context, prefix string) (admin.Store, error) {
-	ssm, err := fetch.Load(ctx, prefix, fetch.Retry{})
+func openWriter(ctx context.Context, c *config) (admin.Store, error) {
+	ssm, err := fetch.Load(ctx, c.Prefix, fetch.Retry{})
 	if err != nil {
 		return nil, err
 	}

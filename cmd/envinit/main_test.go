@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/envinit/envinit/internal/admin"
 	"github.com/envinit/envinit/internal/execve"
@@ -27,26 +28,42 @@ type runResult struct {
 	execed         []string // the argv exec was given, if it was called
 }
 
-// memStore is a store in a map, keyed "dir/KEY".
+// memStore is a store in a map, keyed by the name under the prefix:
+// "services/api/KEY", "global/KEY".
 type memStore map[string]string
 
-func (m memStore) ServiceDir(alias string) string { return "services/" + alias }
-func (m memStore) GlobalDir() string              { return "global" }
-func (m memStore) Read(_ context.Context, dir string) (map[string]resolve.Value, error) {
-	kv := map[string]resolve.Value{}
-	for name, v := range m {
-		if k, ok := strings.CutPrefix(name, dir+"/"); ok {
-			kv[k] = resolve.NewValue(v)
+// memAt is a memStore under a prefix, as the tools see it.
+type memAt struct {
+	m      memStore
+	prefix string
+}
+
+func (s memAt) Environment(_ context.Context, _ func(fetch.Progress)) (*fetch.Environment, error) {
+	env := &fetch.Environment{Prefix: s.prefix, Services: map[string]map[string]fetch.Parameter{}, Globals: map[string]fetch.Parameter{}}
+	for rel, v := range s.m {
+		p := fetch.Parameter{Name: s.prefix + "/" + rel, Version: 1, Value: resolve.NewValue(v)}
+		switch alias, key, why := fetch.Place(s.prefix, p.Name); {
+		case why != "":
+			env.Strays = append(env.Strays, fetch.Stray{Parameter: p, Why: why})
+		case alias == "":
+			env.Globals[key] = p
+		default:
+			if env.Services[alias] == nil {
+				env.Services[alias] = map[string]fetch.Parameter{}
+			}
+			env.Services[alias][key] = p
 		}
 	}
-	return kv, nil
+	return env, nil
 }
-func (m memStore) Put(_ context.Context, dir, key string, v resolve.Value, _ string) error {
-	m[dir+"/"+key] = v.Reveal()
+
+func (s memAt) Put(_ context.Context, name string, v resolve.Value, _ string) error {
+	s.m[strings.TrimPrefix(name, s.prefix+"/")] = v.Reveal()
 	return nil
 }
-func (m memStore) Delete(_ context.Context, dir, key string) error {
-	delete(m, dir+"/"+key)
+
+func (s memAt) Delete(_ context.Context, name string) error {
+	delete(s.m, strings.TrimPrefix(name, s.prefix+"/"))
 	return nil
 }
 
@@ -70,11 +87,20 @@ func runAppStdin(t *testing.T, store memStore, stdin string, args ...string) run
 	var r runResult
 	a := &app{stdin: in, stdout: &stdout, stderr: &stderr, environ: os.Environ(),
 		exec: func(path string, argv, env []string) error { r.execed = argv; return nil },
-		writer: func(context.Context, string) (admin.Store, error) {
+		reader: func(ctx context.Context, c *config) (admin.Reader, error) {
+			if strings.HasPrefix(c.Store, "file:") {
+				return openReader(ctx, c)
+			}
 			if store == nil {
 				return nil, errors.New("no store in this test")
 			}
-			return store, nil
+			return memAt{store, c.Prefix}, nil
+		},
+		writer: func(_ context.Context, c *config) (admin.Store, error) {
+			if store == nil {
+				return nil, errors.New("no store in this test")
+			}
+			return memAt{store, c.Prefix}, nil
 		},
 	}
 	r.err = a.run(context.Background(), args)
@@ -124,8 +150,12 @@ func TestContract(t *testing.T) {
 		{"secrets get", []string{"secrets", "get", "api", "K"}, "", "timeout", "v"},
 		{"secrets list", []string{"secrets", "list", "api"}, "", "timeout", "K"},
 		{"secrets unset", []string{"secrets", "unset", "api", "S"}, "", "timeout", "unset $api/S"},
-		{"secrets import", []string{"secrets", "import", "api", "-"}, "A=1\n", "timeout", "imported 1 keys"},
+		{"secrets import", []string{"secrets", "import", "api", "-"}, "A=1\n", "timeout", "imported 1 key into"},
 		{"secrets import-from", []string{"secrets", "import-from", "api", "db"}, "", "timeout", "$api imports $db"},
+		{"secrets find", []string{"secrets", "find", "K"}, "", "timeout", "$api/K"},
+		{"secrets export", []string{"secrets", "export", "api", "--format", "json"}, "", "timeout", `"K": "v"`},
+		{"secrets copy", []string{"secrets", "copy", "api", "api2"}, "", "timeout", "copied $api to $api2"},
+		{"fingerprint", []string{"fingerprint", "demo"}, "", "timeout", "demo "},
 		{"install", []string{"install", install}, "", "", "installed"},
 		{"version", []string{"version"}, "", "", "envinit "},
 		{"help", []string{"help"}, "", "", "usage:"},
@@ -349,8 +379,8 @@ func TestSecretsCommandLine(t *testing.T) {
 		}
 	}
 	t.Setenv("ENVINIT_STORE", "file:/x.json")
-	if r := runApp(t, memStore{}, "secrets", "list", "api"); exitCode(r.err) != exitConfig || !strings.Contains(r.stderr, "--store ssm") {
-		t.Errorf("a file store: %v; want 78 saying how to use SSM", r.err)
+	if r := runAppStdin(t, memStore{}, "v", "secrets", "set", "api", "K"); exitCode(r.err) != exitConfig || !strings.Contains(r.stderr, "--store ssm") {
+		t.Errorf("a write to a file store: %v; want 78 saying how to use SSM", r.err)
 	}
 }
 
@@ -400,6 +430,9 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("x: %w", fetch.ErrThrottled), 75},
 		{fmt.Errorf("x: %w", fetch.ErrAccessDenied), 77},
 		{&configError{msg: "x"}, 78},
+		{&noInputError{file: "x.env", err: os.ErrNotExist}, 66},
+		{&resolve.ValueError{Where: "$api/K", Reason: "the two entries differ"}, 65},
+		{&admin.RefusedError{Op: "secrets set"}, 65},
 		{fmt.Errorf("x: %w", fetch.ErrConfig), 78},
 		{fmt.Errorf("x: %w", execve.ErrUser), 78},
 		{fmt.Errorf("x: %w", execve.ErrNotExecutable), 126},
@@ -412,11 +445,71 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// An error prints on one line, its hints on lines of their own.
+// An error prints on one line, its hints on lines of their own; each
+// line starts "envinit: ".
 func TestPrintError(t *testing.T) {
 	err := &configError{msg: "ENVINIT_SERVICE is not set", hints: []string{"set it"}}
 	if got, want := errorText(fmt.Errorf("wrapped: %w", err)), "envinit: wrapped: ENVINIT_SERVICE is not set\nenvinit: hint: set it\n"; got != want {
 		t.Errorf("got %q; want %q", got, want)
+	}
+	err = &configError{msg: "2 problems:\n  one\n  two"}
+	if got, want := errorText(err), "envinit: 2 problems:\nenvinit:   one\nenvinit:   two\n"; got != want {
+		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
+// The read-only actions work on a file store; the writes do not.
+func TestReadOnlyActionsOnAFileStore(t *testing.T) {
+	t.Setenv("ENVINIT_STORE", "file:../../examples/store.json")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"secrets", "list"}, "demo"},
+		{[]string{"secrets", "list", "demo"}, "DB_PASSWORD_FILE"},
+		{[]string{"secrets", "list", "--global"}, "DB_HOST"},
+		{[]string{"secrets", "get", "demo", "GREETING"}, "hello from envinit"},
+		{[]string{"secrets", "find", "DB_HOST"}, "$demo/DATABASE_URL"},
+		{[]string{"secrets", "export", "demo"}, "__import_svc='$shared'"},
+		{[]string{"fingerprint", "--all"}, "shared "},
+		{[]string{"check", "demo"}, "ok: demo"},
+		{[]string{"render", "demo"}, "GREETING="},
+	} {
+		r := runApp(t, nil, tt.args...)
+		if r.err != nil || !strings.Contains(r.stdout, tt.want) {
+			t.Errorf("%q on a file store: %v, stdout %q; want %q", tt.args, r.err, r.stdout, tt.want)
+		}
+	}
+}
+
+// An input file that cannot be read is 66, EX_NOINPUT, whatever the store.
+func TestImportOfAMissingFile(t *testing.T) {
+	r := runApp(t, memStore{}, "secrets", "import", "api", "/nonexistent/app.env")
+	if exitCode(r.err) != exitNoInput || !strings.Contains(r.stderr, "cannot read /nonexistent/app.env: no such file or directory") {
+		t.Errorf("import of a missing file: exit %d, %q; want 66 naming it", exitCode(r.err), r.stderr)
+	}
+}
+
+// A long read of the environment shows its progress, and a short one
+// does not.
+func TestProgress(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b, "/envinit", 0)
+	p.every = 0
+	p.report(fetch.Progress{Listed: 50, Listing: true, ToRead: 50})
+	p.report(fetch.Progress{Listed: 120, Read: 120, ToRead: 120})
+	p.done()
+	want := "envinit: reading the environment under /envinit/: 50 names listed so far, 0 of 50 values read\n" +
+		"envinit: reading the environment under /envinit/: 120 names listed, 120 of 120 values read\n"
+	if b.String() != want {
+		t.Errorf("progress: %q; want %q", b.String(), want)
+	}
+	b.Reset()
+	p = newProgress(&b, "/envinit", time.Hour)
+	p.report(fetch.Progress{Listed: 50})
+	p.done()
+	if b.String() != "" {
+		t.Errorf("progress of a quick read: %q; want nothing", b.String())
 	}
 }
 

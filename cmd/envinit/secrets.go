@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,27 +13,46 @@ import (
 	"github.com/envinit/envinit/internal/term"
 )
 
-// secretsSettings are what every action of envinit secrets uses. The
-// service is always the first argument: a write names its target.
-var secretsSettings = []string{"prefix", "timeout", "store"}
+// The settings of the secrets actions: the reads work on SSM or a file
+// store, the writes on SSM, with its KMS key.
+var (
+	secretsRead  = []string{"prefix", "timeout", "store"}
+	secretsWrite = []string{"prefix", "timeout", "store", "kms-key-id"}
+)
 
-var globalFlag = flagSpec{Name: "global", Usage: "act on the globals ({prefix}/global) instead of a service"}
+var (
+	globalFlag = flagSpec{Name: "global", Usage: "act on the globals ({prefix}/global) instead of a service"}
+	forceFlag  = flagSpec{Name: "force", Usage: "write even a change that makes a service's next start fail, and say what it broke"}
+	nameFlag   = flagSpec{Name: "name", Arg: "NAME", Usage: "the parameter by its full name instead of SERVICE KEY (one no start reads: secrets list shows them)"}
+)
+
+const impactText = `Before it writes anything, it reads the whole environment under the
+prefix and resolves, with the entrypoint's own rules, every service the
+change touches. A change that would make a service's next start fail (a
+dangling or malformed reference, a new cycle, a missing import, an
+invalid or forbidden key, a service left with no parameter) is refused
+with exit 65 and nothing written, naming each service and why; --force
+writes it anyway and says what it broke. Every variable the change moves
+between KEY and KEY_FILE, in any service, is reported.`
 
 var cmdSecrets = &command{
 	Name:      "secrets",
 	UsageLine: "secrets ACTION [flags] ARGS",
-	Short:     "set, get, list, unset, import, import-from secrets",
+	Short:     "set, get, list, find, unset, import, export, copy secrets",
 	Long: `Manages the store's layout (SSM Parameter Store, under ENVINIT_PREFIX) so
 that nobody hand-edits parameter names or the special keys __sensitive and
 __import_svc. Every parameter is written as a SecureString; a value is
-never taken from the command line.
+never taken from the command line. No write can break a service's next
+start or move a value out of its file unless forced (--force).
 
-With --global, an action is on the globals and SERVICE is left out.
+With --global, an action is on the globals and SERVICE is left out. The
+reads (get, list, find, export) work on a file store too.
 
 examples:
   printf %s "$PW" | envinit secrets set api DB_PASSWORD --sensitive
   envinit secrets set --global DB_HOST < host.txt
-  envinit secrets list api`,
+  envinit secrets list api
+  envinit secrets copy api api-staging`,
 	Commands: []*command{
 		{
 			Name: "secrets set", UsageLine: "secrets set [flags] SERVICE KEY", Short: "store KEY's value, read from stdin or prompted for",
@@ -42,6 +62,11 @@ trailing newline (--raw keeps it); at a terminal it is prompted for twice,
 without echo. It is never taken from the command line, where shell
 history and ps would keep it.
 
+A "#{" in the value starts a reference (#{$/KEY}, #{$ALIAS/KEY}): one
+that does not parse is refused. --literal stores the value so that it
+resolves to exactly the bytes given ("#{" written as "##{"): use it for
+generated passwords.
+
 --sensitive lists KEY in __sensitive (the container gets KEY_FILE, a file
 holding the value, instead of KEY); --no-sensitive takes it off. Without
 either, a key keeps its sensitivity and a new key is not sensitive. When a
@@ -49,126 +74,269 @@ key becomes sensitive, __sensitive is written before the value; when it
 stops being sensitive, after: a failure in between leaves a container that
 refuses to start, never a sensitive value in an environment.
 
+` + impactText + `
+
 SSM encrypts with --kms-key-id, or ENVINIT_KMS_KEY_ID, or else the
 account's aws/ssm key: if you use your own key, give it every time.
 
 examples:
-  printf %s "$NEW_PASSWORD" | envinit secrets set api DB_PASSWORD --sensitive
+  printf %s "$NEW_PASSWORD" | envinit secrets set api DB_PASSWORD --sensitive --literal
   envinit secrets set api DB_PASSWORD          # prompts, without echo
-  envinit secrets set --global DB_HOST < host.txt`,
-			Settings: append(secretsSettings, "kms-key-id"),
+  envinit secrets set --global DB_HOST < host.txt
+  echo 'postgres://#{$/DB_HOST}/app' | envinit secrets set api DATABASE_URL`,
+			Settings: secretsWrite,
 			Flags: []flagSpec{globalFlag,
 				{Name: "sensitive", Usage: "list KEY in __sensitive: the container gets KEY_FILE instead of KEY"},
 				{Name: "no-sensitive", Usage: "take KEY off __sensitive: the container gets KEY"},
+				{Name: "literal", Usage: `store the value so that it resolves to exactly its bytes ("#{" written "##{")`},
 				{Name: "raw", Usage: "store stdin byte for byte (keep a trailing newline)"},
+				forceFlag,
 			},
 			MinArgs: 1, MaxArgs: -1, Run: runSet,
 		},
 		{
 			Name: "secrets get", UsageLine: "secrets get [flags] SERVICE KEY", Short: "print KEY's stored value (references unresolved)",
 			Long: `Prints KEY's value as stored, references unresolved (envinit render
---reveal shows it resolved). It is the one action that prints a value: you
-asked for it. At a terminal a newline follows it; into a pipe or a file the
-value is written byte for byte.
+--reveal shows it resolved). KEY may be any name stored there, one no start
+accepts (MY-KEY) included. It is one of the two actions that print a value
+(export is the other): you asked for it. At a terminal a newline follows
+it; into a pipe or a file the value is written byte for byte.
 
 examples:
   envinit secrets get api DATABASE_URL
-  envinit secrets get api TLS_KEY > key.pem`,
-			Settings: secretsSettings, Flags: []flagSpec{globalFlag}, MinArgs: 1, MaxArgs: 2, Run: runGet,
+  envinit secrets get api TLS_KEY > key.pem
+  envinit secrets get api MY-KEY               # written by another tool`,
+			Settings: secretsRead, Flags: []flagSpec{globalFlag, nameFlag}, MaxArgs: 2, Run: runGet,
 		},
 		{
-			Name: "secrets list", UsageLine: "secrets list [flags] SERVICE", Short: "print the keys, their sensitivity and the imports",
-			Long: `Prints the keys, one per line, each with "sensitive" or "-", then the
-services SERVICE imports. Never a value: the store, not the tool, holds
-those.
+			Name: "secrets list", UsageLine: "secrets list [flags] [SERVICE]", Short: "the services; or a service's keys, what the app gets, versions",
+			Long: `Without SERVICE, lists the services (their keys, what their apps get, their
+imports, whether they start), the globals with counts, and the parameters
+under the prefix that no start reads.
+
+With SERVICE, lists each key as the service's start sees it: the variable
+the app gets (KEY, or KEY_FILE for a sensitive one) and why it is
+sensitive (listed in __sensitive, listed by a service it imports, or
+interpolating a sensitive value), the service it comes from, its version
+and its last modification; a key no start accepts is flagged, with the
+command that removes it; if the start fails, why. With --global, the
+globals and the services that read each.
+
+Never a value: the names, versions and dates come from
+DescribeParameters.
 
 examples:
+  envinit secrets list
   envinit secrets list api
   envinit secrets list --global`,
-			Settings: secretsSettings, Flags: []flagSpec{globalFlag}, MaxArgs: 1, Run: runList,
+			Settings: secretsRead, Flags: []flagSpec{globalFlag}, MaxArgs: 1, Run: runList,
+		},
+		{
+			Name: "secrets find", UsageLine: "secrets find [flags] KEY", Short: "where KEY is defined, what references it, which apps get it",
+			Long: `Lists every parameter named KEY (the globals' and each service's), every
+value that references one (#{$/KEY}, #{$ALIAS/KEY}), and every service
+whose app gets KEY, with how. Never a value.
+
+examples:
+  envinit secrets find DB_HOST`,
+			Settings: secretsRead, MinArgs: 1, MaxArgs: 1, Run: runFind,
 		},
 		{
 			Name: "secrets unset", UsageLine: "secrets unset [flags] SERVICE KEY", Short: "remove KEY (and drop it from __sensitive)",
-			Long: `Removes KEY, then drops it from __sensitive. "unset SERVICE __import_svc"
-removes every import. A reference to KEY elsewhere will fail: envinit check
-finds those.
+			Long: `Removes KEY, then drops it from __sensitive (unless the name still reaches
+the service through an import); a name listed in __sensitive that is no
+key is dropped from it. KEY may be any name stored there: one no start
+accepts (MY-KEY, written by another tool) included. --name removes a
+parameter by its full name: one under the prefix that no start reads, as
+secrets list shows it. "unset SERVICE __import_svc" removes the imports.
+
+` + impactText + `
 
 examples:
-  envinit secrets unset api OLD_TOKEN`,
-			Settings: secretsSettings, Flags: []flagSpec{globalFlag}, MinArgs: 1, MaxArgs: 2, Run: runUnset,
+  envinit secrets unset api OLD_TOKEN
+  envinit secrets unset --global DB_HOST      # refused while a service references it
+  envinit secrets unset api MY-KEY
+  envinit secrets unset --name /envinit/services/api/old/TOKEN`,
+			Settings: secretsWrite, Flags: []flagSpec{globalFlag, nameFlag, forceFlag}, MaxArgs: 2, Run: runUnset,
 		},
 		{
-			Name: "secrets import", UsageLine: "secrets import [flags] SERVICE FILE", Short: "set every KEY=VALUE of a dotenv FILE (- for stdin)",
-			Long: `Sets every KEY=VALUE of a dotenv FILE (- reads stdin): blank lines and
-# comments are skipped, "export " is allowed before KEY, values may be
-bare (a " #" starts a comment), 'single-quoted' (literal, may span lines)
-or "double-quoted" (\n \r \t \\ \" \$ \' are escapes; may span lines).
-Nothing is interpolated: $VAR stays as it is (envinit's references are
-#{$/KEY}). Every line is checked before anything is written, and every
+			Name: "secrets import", UsageLine: "secrets import [flags] SERVICE FILE", Short: "set every KEY=VALUE of a file: an export, or a dotenv file (- for stdin)",
+			Long: `Sets every KEY=VALUE of FILE (- reads stdin), values as given: what
+envinit secrets export printed (dotenv or JSON) imports back into an
+identical service, references, escapes, __import_svc (replaced) and
+__sensitive (added to the service's) included.
+
+A dotenv file: blank lines and # comments are skipped, "export " is
+allowed before KEY, values may be bare (a " #" starts a comment),
+'single-quoted' (literal, may span lines) or "double-quoted" (\n \r \t \\
+\" \$ \' are escapes; may span lines). Nothing is interpolated: $VAR stays
+as it is (envinit's references are #{$/KEY}); a "#{" that is no reference
+is refused: --literal stores every value as its exact bytes ("#{" written
+"##{"). Every line is checked before anything is written, and every
 problem is reported, by line number, never by content. Values that are
 already stored are not written again.
+
+What envinit render prints is refused (a *_FILE key holding the path of
+a secret's file, a <sensitive> placeholder): it is a service resolved and
+flattened, not what is stored. --allow-markers imports such lines anyway.
 
 Keys named by --sensitive become sensitive; the others keep their
 sensitivity (a new key is not sensitive).
 
+` + impactText + `
+
 examples:
-  envinit secrets import api .env --sensitive DB_PASSWORD,API_TOKEN
-  envinit render old --format dotenv --reveal | envinit secrets import new -`,
-			Settings: append(secretsSettings, "kms-key-id"),
-			Flags:    []flagSpec{globalFlag, {Name: "sensitive", Arg: "KEY,...", Usage: "comma-separated KEYs of FILE to make sensitive"}},
-			MinArgs:  1, MaxArgs: 2, Run: runImport,
+  envinit secrets import api .env --sensitive DB_PASSWORD,API_TOKEN --literal
+  envinit secrets export api | envinit secrets import api-staging -
+  ENVINIT_PREFIX=/staging envinit secrets export api > api.env
+  ENVINIT_PREFIX=/prod envinit secrets import api api.env`,
+			Settings: secretsWrite,
+			Flags: []flagSpec{globalFlag,
+				{Name: "sensitive", Arg: "KEY,...", Usage: "comma-separated KEYs of FILE to make sensitive"},
+				{Name: "literal", Usage: `store every value so that it resolves to exactly its bytes ("#{" written "##{")`},
+				{Name: "allow-markers", Usage: "import lines that look like envinit render's output (KEY_FILE=DIR/KEY, <sensitive>)"},
+				forceFlag,
+			},
+			MinArgs: 1, MaxArgs: 2, Run: runImport,
 		},
 		{
 			Name: "secrets import-from", UsageLine: "secrets import-from [flags] SERVICE ALIAS...", Short: "make SERVICE import ALIAS... (sets __import_svc)",
 			Long: `Makes SERVICE import every key of the services ALIAS... (sets
 __import_svc to "$a, $b"): later ones override earlier ones, SERVICE's own
-keys override them all. Each ALIAS must have secrets. It replaces the
-list: give every alias SERVICE should import. "envinit secrets unset
-SERVICE __import_svc" removes the imports.
+keys override them all. It replaces the list: give every alias SERVICE
+should import. "envinit secrets unset SERVICE __import_svc" removes the
+imports.
+
+` + impactText + `
 
 examples:
   envinit secrets import-from api shared db`,
-			Settings: secretsSettings, Flags: []flagSpec{globalFlag}, MinArgs: 1, MaxArgs: -1, Run: runImportFrom,
+			Settings: secretsWrite, Flags: []flagSpec{globalFlag, forceFlag}, MinArgs: 1, MaxArgs: -1, Run: runImportFrom,
+		},
+		{
+			Name: "secrets export", UsageLine: "secrets export [flags] SERVICE", Short: "print the service as stored, for secrets import",
+			Long: `Prints SERVICE's parameters (or the globals' with --global) as stored:
+references and escapes unresolved, __import_svc and __sensitive included,
+as a dotenv file (values quoted so that secrets import, Docker Compose and
+the dotenv libraries read them back unchanged) or, with --format json,
+{"service", "global", "prefix", "values": {KEY: value}}. secrets import
+reads either back into an identical service. It prints every value,
+sensitive ones too: treat the output as a secret. A key no start accepts
+(MY-KEY) cannot be carried: unset or rename it first.
+
+examples:
+  envinit secrets export api > api.env
+  envinit secrets export --global --format json | jq '.values | keys'
+  envinit secrets export api | envinit secrets import api-v2 -`,
+			Settings: secretsRead,
+			Flags: []flagSpec{globalFlag,
+				{Name: "format", Arg: "FORMAT", Values: []string{"dotenv", "json"}, Default: "dotenv", Usage: "output format: dotenv or json"},
+			},
+			MaxArgs: 1, Run: runExport,
+		},
+		{
+			Name: "secrets copy", UsageLine: "secrets copy [flags] SRC DST", Short: "make service DST an exact copy of SRC",
+			Long: `Makes service DST an exact copy of service SRC as stored: the same keys
+with the same raw values, __import_svc and __sensitive included, so that
+DST resolves exactly as SRC does (a reference to $SRC's keys still names
+SRC). A DST that has parameters already is refused unless --replace,
+which also removes its keys SRC lacks. To copy into another prefix or
+region: secrets export, then secrets import there.
+
+` + impactText + `
+
+examples:
+  envinit secrets copy api api-staging
+  envinit secrets copy api api-staging --replace`,
+			Settings: secretsWrite,
+			Flags: []flagSpec{
+				{Name: "replace", Usage: "DST may have parameters: it becomes an exact copy (its keys SRC lacks are removed)"},
+				forceFlag,
+			},
+			MinArgs: 2, MaxArgs: 2, Run: runCopy,
 		},
 	},
 }
 
-// secretsArgs takes SERVICE off the arguments, unless --global, and
-// checks that want more remain (-1: any number, at least one). It opens
-// the store the action works on.
-func secretsArgs(ctx context.Context, inv *invocation, want int) (admin.Store, admin.Target, []string, error) {
+// secretsTarget takes SERVICE off the arguments, unless --global, and
+// checks that want more remain (-1: any number, at least one).
+func secretsTarget(inv *invocation, want int) (admin.Target, []string, error) {
 	args := inv.args
-	t := admin.Target{Global: inv.on("global")}
+	t := admin.Target{Global: inv.has("global") && inv.on("global")}
 	if !t.Global {
 		if len(args) == 0 {
-			return nil, t, nil, usagef(inv.cmd, "no SERVICE: want %s", inv.cmd.UsageLine)
+			return t, nil, usagef(inv.cmd, "no SERVICE: want %s", inv.cmd.UsageLine)
 		}
 		var err error
 		if t, err = admin.ParseTarget(args[0]); err != nil {
-			return nil, t, nil, &usageError{cmd: inv.cmd, msg: err.Error()}
+			return t, nil, &usageError{cmd: inv.cmd, msg: err.Error()}
 		}
 		args = args[1:]
 	}
 	if want >= 0 && len(args) != want || want < 0 && len(args) == 0 {
 		if inv.cmd.Name == "secrets set" && len(args) > want {
-			return nil, t, nil, usagef(inv.cmd, "the value is never taken from the command line (shell history and ps keep it): pipe it on stdin, or run at a terminal to be prompted")
+			return t, nil, usagef(inv.cmd, "the value is never taken from the command line (shell history and ps keep it): pipe it on stdin, or run at a terminal to be prompted")
 		}
-		return nil, t, nil, usagef(inv.cmd, "got %s after %s; want %s", plural(len(args), "argument"), t, inv.cmd.UsageLine)
+		return t, nil, usagef(inv.cmd, "got %s after %s; want %s", plural(len(args), "argument"), t, inv.cmd.UsageLine)
 	}
-	if inv.cmd.Name != "secrets import-from" && inv.cmd.Name != "secrets list" && inv.cmd.Name != "secrets import" {
-		if err := admin.CheckKeyArg(args[0]); err != nil {
-			return nil, t, nil, &usageError{cmd: inv.cmd, msg: err.Error()}
+	return t, args, nil
+}
+
+// has reports whether the command has the flag name.
+func (inv *invocation) has(name string) bool {
+	for _, f := range inv.cmd.Flags {
+		if f.Name == name {
+			return true
 		}
 	}
-	if inv.cfg.Store != "ssm" {
-		return nil, t, nil, &configError{msg: inv.cfg.source("store") + ": envinit secrets writes to SSM Parameter Store only; a file: store is a JSON file: edit it",
-			hints: []string{"unset ENVINIT_STORE, or pass --store ssm"}}
-	}
-	st, err := inv.writer(ctx, inv.cfg.Prefix)
+	return false
+}
+
+// reading opens the store a read-only action lists: SSM or a file.
+func reading(ctx context.Context, inv *invocation) (admin.Reader, error) {
+	ctx, cancel := withTimeout(ctx, &inv.cfg)
+	defer cancel()
+	r, err := inv.reader(ctx, &inv.cfg)
 	if err != nil {
-		return nil, t, nil, err
+		return nil, timedOut(ctx, err)
 	}
-	return admin.PerCall(st, inv.cfg.Timeout), t, args, nil
+	return limitedReader{r: r, cfg: &inv.cfg, stderr: inv.stderr}, nil
+}
+
+// writing opens the store a write changes: SSM only.
+func writing(ctx context.Context, inv *invocation) (admin.Store, error) {
+	if inv.cfg.Store != "ssm" {
+		return nil, &configError{msg: inv.cfg.source("store") + ": envinit secrets writes to SSM Parameter Store only; a file: store is a JSON file: edit it",
+			hints: []string{"unset ENVINIT_STORE, or pass --store ssm; the reads (get, list, find, export) work on a file store"}}
+	}
+	ctx, cancel := withTimeout(ctx, &inv.cfg)
+	defer cancel()
+	st, err := inv.writer(ctx, &inv.cfg)
+	if err != nil {
+		return nil, timedOut(ctx, err)
+	}
+	return limitedStore{limitedReader: limitedReader{r: st, cfg: &inv.cfg, stderr: inv.stderr}, st: st}, nil
+}
+
+// options are the write options every write action takes.
+func (inv *invocation) options() admin.Options {
+	return admin.Options{Force: inv.on("force"), KMSKeyID: inv.cfg.KMSKeyID}
+}
+
+// printResult prints what a write did on stdout and, when --force
+// overrode a refusal, what it broke on stderr.
+func printResult(inv *invocation, r *admin.Result) error {
+	if broke := r.Broke(); len(broke) > 0 {
+		var b strings.Builder
+		b.WriteString("envinit: --force: written, although it breaks:\n")
+		for _, l := range broke {
+			fmt.Fprintf(&b, "envinit:   %s\n", l)
+		}
+		b.WriteString("envinit: hint: envinit check SERVICE shows what is left to fix\n")
+		io.WriteString(inv.stderr, b.String())
+	}
+	_, err := io.WriteString(inv.stdout, r.String())
+	return err
 }
 
 func runSet(ctx context.Context, inv *invocation) error {
@@ -181,17 +349,23 @@ func runSet(ctx context.Context, inv *invocation) error {
 	case inv.on("no-sensitive"):
 		sens = admin.NotSensitive
 	}
-	st, t, args, err := secretsArgs(ctx, inv, 1)
+	t, args, err := secretsTarget(inv, 1)
 	if err != nil {
 		return err
 	}
-	c, err := admin.Set(ctx, st, admin.SetRequest{Target: t, Key: args[0], Sensitive: sens, KMSKeyID: inv.cfg.KMSKeyID,
+	if err := admin.CheckKeyArg(args[0]); err != nil {
+		return &usageError{cmd: inv.cmd, msg: err.Error()}
+	}
+	st, err := writing(ctx, inv)
+	if err != nil {
+		return err
+	}
+	r, err := admin.Set(ctx, st, admin.SetRequest{Target: t, Key: args[0], Sensitive: sens, Literal: inv.on("literal"), Options: inv.options(),
 		Value: func() (string, error) { return readValue(inv, t.Ref(args[0])) }})
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(inv.stdout, c)
-	return err
+	return printResult(inv, r)
 }
 
 // readValue reads the value set stores: at a terminal, prompted for twice
@@ -210,7 +384,10 @@ func readValue(inv *invocation, name string) (string, error) {
 				return err
 			}
 			if again != first {
-				return fmt.Errorf("the two entries differ: nothing was written; run the command again")
+				return &resolve.ValueError{Where: name, Reason: "the two entries differ: nothing was written; run the command again"}
+			}
+			if strings.Contains(first, "#{") && !inv.on("literal") {
+				fmt.Fprintln(tty, `note: the value holds "#{", which starts a reference (#{$/KEY}): it is stored as a reference; to store it as typed, run again with --literal`)
 			}
 			v = first
 			return nil
@@ -228,12 +405,46 @@ func readValue(inv *invocation, name string) (string, error) {
 	return v, nil
 }
 
+// byName checks --name against SERVICE KEY: one or the other.
+func byName(inv *invocation) (string, bool, error) {
+	name, ok := inv.flags["name"]
+	if !ok {
+		return "", false, nil
+	}
+	if len(inv.args) > 0 || inv.on("global") {
+		return "", false, usagef(inv.cmd, "--name names the parameter in full: give no SERVICE, KEY or --global with it")
+	}
+	if !strings.HasPrefix(name, "/") {
+		return "", false, usagef(inv.cmd, "--name takes a parameter's full name, starting with /")
+	}
+	return name, true, nil
+}
+
 func runGet(ctx context.Context, inv *invocation) error {
-	st, t, args, err := secretsArgs(ctx, inv, 1)
+	name, full, err := byName(inv)
 	if err != nil {
 		return err
 	}
-	v, err := admin.Get(ctx, st, t, args[0])
+	var t admin.Target
+	var args []string
+	if !full {
+		if t, args, err = secretsTarget(inv, 1); err != nil {
+			return err
+		}
+		if err := admin.CheckNameArg(args[0]); err != nil {
+			return &usageError{cmd: inv.cmd, msg: err.Error()}
+		}
+	}
+	rd, err := reading(ctx, inv)
+	if err != nil {
+		return err
+	}
+	var v resolve.Value
+	if full {
+		v, err = admin.GetName(ctx, rd, name)
+	} else {
+		v, err = admin.Get(ctx, rd, t, args[0])
+	}
 	if err != nil {
 		return err
 	}
@@ -246,36 +457,96 @@ func runGet(ctx context.Context, inv *invocation) error {
 }
 
 func runList(ctx context.Context, inv *invocation) error {
-	st, t, _, err := secretsArgs(ctx, inv, 0)
+	if len(inv.args) == 0 && !inv.on("global") {
+		rd, err := reading(ctx, inv)
+		if err != nil {
+			return err
+		}
+		ov, err := admin.ListAll(ctx, rd)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(inv.stdout, ov.String())
+		return err
+	}
+	t, _, err := secretsTarget(inv, 0)
 	if err != nil {
 		return err
 	}
-	l, err := admin.List(ctx, st, t)
+	rd, err := reading(ctx, inv)
+	if err != nil {
+		return err
+	}
+	l, err := admin.List(ctx, rd, t)
 	if err != nil {
 		return err
 	}
 	if len(l.Keys) == 0 && t.Global {
-		fmt.Fprintln(inv.stderr, "envinit: no globals under "+l.Dir)
+		fmt.Fprintln(inv.stderr, "envinit: no globals under "+inv.cfg.Prefix+"/global")
+		return nil
 	}
 	_, err = io.WriteString(inv.stdout, l.String())
 	return err
 }
 
-func runUnset(ctx context.Context, inv *invocation) error {
-	st, t, args, err := secretsArgs(ctx, inv, 1)
+func runFind(ctx context.Context, inv *invocation) error {
+	if err := admin.CheckNameArg(inv.args[0]); err != nil {
+		return &usageError{cmd: inv.cmd, msg: err.Error()}
+	}
+	rd, err := reading(ctx, inv)
 	if err != nil {
 		return err
 	}
-	c, err := admin.Unset(ctx, st, t, args[0])
+	f, err := admin.Find(ctx, rd, inv.args[0])
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(inv.stdout, c)
+	_, err = io.WriteString(inv.stdout, f.String())
 	return err
 }
 
+func runUnset(ctx context.Context, inv *invocation) error {
+	name, full, err := byName(inv)
+	if err != nil {
+		return err
+	}
+	var t admin.Target
+	var args []string
+	if !full {
+		if t, args, err = secretsTarget(inv, 1); err != nil {
+			return err
+		}
+		if err := admin.CheckNameArg(args[0]); err != nil {
+			return &usageError{cmd: inv.cmd, msg: err.Error()}
+		}
+	}
+	st, err := writing(ctx, inv)
+	if err != nil {
+		return err
+	}
+	var r *admin.Result
+	if full {
+		r, err = admin.UnsetName(ctx, st, name, inv.options())
+	} else {
+		r, err = admin.Unset(ctx, st, t, args[0], inv.options())
+	}
+	if err != nil {
+		return err
+	}
+	return printResult(inv, r)
+}
+
+// noInputError is an input file that cannot be read (exit 66).
+type noInputError struct {
+	file string
+	err  error
+}
+
+func (e *noInputError) Error() string { return fmt.Sprintf("cannot read %s: %v", e.file, e.err) }
+func (e *noInputError) Unwrap() error { return e.err }
+
 func runImport(ctx context.Context, inv *invocation) error {
-	st, t, args, err := secretsArgs(ctx, inv, 1)
+	t, args, err := secretsTarget(inv, 1)
 	if err != nil {
 		return err
 	}
@@ -284,39 +555,97 @@ func runImport(ctx context.Context, inv *invocation) error {
 	if file == "-" {
 		data, err = io.ReadAll(io.LimitReader(inv.stdin, admin.MaxImportSize+1))
 	} else {
-		data, err = os.ReadFile(file)
+		data, err = readFile(file, admin.MaxImportSize+1)
 	}
 	if err != nil {
-		return &configError{msg: fmt.Sprintf("secrets import: cannot read %s: %v", file, unwrapPath(err))}
+		return &noInputError{file: file, err: unwrapPath(err)}
 	}
 	if len(data) > admin.MaxImportSize {
-		return usagef(inv.cmd, "%s is larger than %d MiB: not a dotenv file of secrets?", file, admin.MaxImportSize>>20)
+		return usagef(inv.cmd, "%s is larger than %d MiB: not a file of secrets?", file, admin.MaxImportSize>>20)
 	}
-	r, err := admin.Import(ctx, st, admin.ImportRequest{Target: t, Name: file, Data: data,
-		Sensitive: resolve.SplitList(inv.flag("sensitive")), KMSKeyID: inv.cfg.KMSKeyID})
+	st, err := writing(ctx, inv)
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(inv.stdout, r.String())
-	return err
+	r, err := admin.Import(ctx, st, admin.ImportRequest{Target: t, Name: file, Data: data,
+		Sensitive: resolve.SplitList(inv.flag("sensitive")), Literal: inv.on("literal"), AllowMarkers: inv.on("allow-markers"),
+		Options: inv.options()})
+	if err != nil {
+		return err
+	}
+	return printResult(inv, r)
+}
+
+// readFile reads at most limit bytes of path.
+func readFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err
 }
 
 func runImportFrom(ctx context.Context, inv *invocation) error {
-	st, t, args, err := secretsArgs(ctx, inv, -1)
+	t, args, err := secretsTarget(inv, -1)
 	if err != nil {
 		return err
 	}
-	msg, err := admin.ImportFrom(ctx, st, t, args)
+	st, err := writing(ctx, inv)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(inv.stdout, msg)
+	r, err := admin.ImportFrom(ctx, st, t, args, inv.options())
+	if err != nil {
+		return err
+	}
+	return printResult(inv, r)
+}
+
+func runExport(ctx context.Context, inv *invocation) error {
+	t, _, err := secretsTarget(inv, 0)
+	if err != nil {
+		return err
+	}
+	rd, err := reading(ctx, inv)
+	if err != nil {
+		return err
+	}
+	x, err := admin.Export(ctx, rd, t)
+	if err != nil {
+		return err
+	}
+	out := []byte(x.Dotenv())
+	if inv.flag("format") == "json" {
+		if out, err = x.JSON(); err != nil {
+			return err
+		}
+	}
+	_, err = inv.stdout.Write(out)
 	return err
+}
+
+func runCopy(ctx context.Context, inv *invocation) error {
+	for _, a := range inv.args {
+		if _, err := admin.ParseTarget(a); err != nil {
+			return &usageError{cmd: inv.cmd, msg: err.Error()}
+		}
+	}
+	st, err := writing(ctx, inv)
+	if err != nil {
+		return err
+	}
+	r, err := admin.Copy(ctx, st, admin.CopyRequest{From: inv.args[0], To: inv.args[1], Replace: inv.on("replace"), Options: inv.options()})
+	if err != nil {
+		return err
+	}
+	return printResult(inv, r)
 }

@@ -4,50 +4,101 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
+	"time"
 
+	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-// fakeStore is a store in a map, keyed "api/KEY" or "global/KEY", that
-// records every write.
+// prefix is the fake store's ENVINIT_PREFIX.
+const prefix = "/envinit"
+
+// fakeStore is a store in a map, keyed by the name under the prefix with
+// "services/" left out: "api/KEY", "global/KEY" (anything else, e.g.
+// "api/sub/KEY", is a stray). It keeps SSM's versions and modification
+// times, and records every write.
 type fakeStore struct {
-	params  map[string]string
-	ops     []string // "put api/KEY", "delete api/KEY"
-	failPut string   // a key whose Put fails
+	params   map[string]string
+	versions map[string]int64
+	modified map[string]time.Time
+	ops      []string // "put api/KEY", "delete api/KEY"
+	failPut  string   // a key whose Put fails
+	clock    time.Time
 }
 
 func newFakeStore(params map[string]string) *fakeStore {
-	if params == nil {
-		params = map[string]string{}
+	f := &fakeStore{params: map[string]string{}, versions: map[string]int64{}, modified: map[string]time.Time{},
+		clock: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	for k, v := range params {
+		f.params[k] = v
+		f.versions[k] = 1
+		f.modified[k] = f.clock
 	}
-	return &fakeStore{params: maps.Clone(params)}
+	return f
 }
 
-func (f *fakeStore) ServiceDir(alias string) string { return alias }
-func (f *fakeStore) GlobalDir() string              { return "global" }
+// name is the full parameter name of a fake key, and back.
+func name(k string) string {
+	if strings.HasPrefix(k, "global/") {
+		return prefix + "/" + k
+	}
+	return prefix + "/services/" + k
+}
 
-func (f *fakeStore) Read(_ context.Context, dir string) (map[string]resolve.Value, error) {
-	kv := map[string]resolve.Value{}
-	for name, v := range f.params {
-		if k, ok := strings.CutPrefix(name, dir+"/"); ok {
-			kv[k] = resolve.NewValue(v)
+func short(name string) string {
+	rel := strings.TrimPrefix(name, prefix+"/")
+	if strings.HasPrefix(rel, "global/") {
+		return rel
+	}
+	return strings.TrimPrefix(rel, "services/")
+}
+
+func (f *fakeStore) Environment(_ context.Context, progress func(fetch.Progress)) (*fetch.Environment, error) {
+	env := &fetch.Environment{Prefix: prefix, Services: map[string]map[string]fetch.Parameter{}, Globals: map[string]fetch.Parameter{}}
+	for _, k := range slices.Sorted(maps.Keys(f.params)) {
+		p := fetch.Parameter{Name: name(k), Type: "SecureString", Version: f.versions[k], Modified: f.modified[k], Value: resolve.NewValue(f.params[k])}
+		alias, key, why := fetch.Place(prefix, p.Name)
+		switch {
+		case why != "":
+			p.Value = resolve.Value{}
+			env.Strays = append(env.Strays, fetch.Stray{Parameter: p, Why: why})
+		case alias == "":
+			env.Globals[key] = p
+		default:
+			if env.Services[alias] == nil {
+				env.Services[alias] = map[string]fetch.Parameter{}
+			}
+			env.Services[alias][key] = p
 		}
 	}
-	return kv, nil
+	if progress != nil {
+		progress(fetch.Progress{Listed: len(f.params), Read: len(f.params), ToRead: len(f.params)})
+	}
+	return env, nil
 }
 
-func (f *fakeStore) Put(_ context.Context, dir, key string, v resolve.Value, _ string) error {
-	if key == f.failPut {
+func (f *fakeStore) Put(_ context.Context, n string, v resolve.Value, _ string) error {
+	k := short(n)
+	if strings.HasSuffix(k, "/"+f.failPut) && f.failPut != "" {
 		return errors.New("put failed")
 	}
-	f.ops = append(f.ops, "put "+dir+"/"+key)
-	f.params[dir+"/"+key] = v.Reveal()
+	f.ops = append(f.ops, "put "+k)
+	f.params[k] = v.Reveal()
+	f.versions[k]++
+	f.clock = f.clock.Add(time.Second)
+	f.modified[k] = f.clock
 	return nil
 }
 
-func (f *fakeStore) Delete(_ context.Context, dir, key string) error {
-	f.ops = append(f.ops, "delete "+dir+"/"+key)
-	delete(f.params, dir+"/"+key)
+func (f *fakeStore) Delete(_ context.Context, n string) error {
+	k := short(n)
+	f.ops = append(f.ops, "delete "+k)
+	if _, ok := f.params[k]; !ok {
+		return &resolve.KeyError{Where: "fake", Key: k, Reason: "no such parameter"}
+	}
+	delete(f.params, k)
+	delete(f.versions, k) // SSM forgets a deleted parameter's versions
 	return nil
 }

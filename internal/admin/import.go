@@ -1,55 +1,55 @@
 package admin
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"path"
 	"slices"
 	"strings"
 
 	"github.com/envinit/envinit/internal/dotenv"
+	"github.com/envinit/envinit/internal/impact"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-// MaxImportSize bounds a dotenv file: far more than any service's keys.
+// MaxImportSize bounds a file to import: far more than any service's keys.
 const MaxImportSize = 4 << 20
 
 // ImportRequest is one `envinit secrets import`.
 type ImportRequest struct {
 	Target Target
 	Name   string // the file's name, for messages; "-" for stdin
-	Data   []byte
+	// Data is a dotenv file, or the JSON of envinit secrets export
+	// --format json (told apart by its first character, "{"). Values are
+	// stored as given, references and escapes included: an export
+	// imports back exactly.
+	Data []byte
 	// Sensitive are keys of the file to make sensitive; the others keep
-	// their sensitivity (a new key is not sensitive).
+	// their sensitivity (a new key is not sensitive), and the file's own
+	// __sensitive adds to the target's.
 	Sensitive []string
-	KMSKeyID  string
+	// Literal stores every value so that it resolves to exactly its bytes
+	// (resolve.Escape), for a file that holds no references.
+	Literal bool
+	// AllowMarkers imports what looks like envinit's own output
+	// (render's KEY_FILE=DIR/KEY and <sensitive>), which is refused
+	// otherwise: it is a resolved, flattened environment, not a store.
+	AllowMarkers bool
+	Options
 }
 
-// Imported is what an import did.
-type Imported struct {
-	Target    Target
-	Changes   []Change // keys set, or whose sensitivity changed
-	Keys      int      // in the file
-	Set       int      // values written
-	Sensitive int
-}
-
-func (r *Imported) String() string {
-	var b strings.Builder
-	for _, c := range r.Changes {
-		b.WriteString(c.String())
-		b.WriteByte('\n')
-	}
-	fmt.Fprintf(&b, "imported %d keys into %s: %d set, %d unchanged, %d sensitive\n", r.Keys, r.Target, r.Set, r.Keys-r.Set, r.Sensitive)
-	return b.String()
-}
-
-// ImportError is every problem of a dotenv file, one per line; nothing was
-// written. It matches resolve.ErrData.
+// ImportError is every problem of a file to import, one per line; nothing
+// was written. It matches resolve.ErrData.
 type ImportError struct {
-	Name string
-	Errs []error
+	Name  string
+	Errs  []error
+	hints []string
 }
 
 func (e *ImportError) Error() string {
@@ -63,100 +63,218 @@ func (e *ImportError) Error() string {
 }
 
 func (e *ImportError) Is(target error) bool { return target == resolve.ErrData }
+func (e *ImportError) Hints() []string      { return e.hints }
 
-// Import sets every KEY=VALUE of a dotenv file. Every line is checked
-// before anything is written, and every problem reported by line number,
-// never by content; values already stored are not written again.
-func Import(ctx context.Context, st Store, r ImportRequest) (*Imported, error) {
-	pairs, errs := checkPairs(r.Data)
+// sensitiveMark is what render prints for a value it does not reveal.
+const sensitiveMark = "<sensitive>"
+
+// Import sets every KEY=VALUE of a file, raw. Every line is checked before
+// anything is read from the store, every problem reported by line number
+// (never by content), then the change is impact-checked like every write;
+// values already stored are not written again.
+func Import(ctx context.Context, st Store, r ImportRequest) (*Result, error) {
+	t, owner := r.Target, r.Target.owner()
+	pairs, errs := parseFile(r.Data)
+	pairs, more, markers := checkPairs(pairs, t, r.AllowMarkers)
+	errs = append(errs, more...)
+	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(line(a), line(b)) })
 	inFile := map[string]bool{}
 	for _, p := range pairs {
 		inFile[p.Key] = true
 	}
-	makeSensitive := map[string]bool{}
 	for _, k := range r.Sensitive {
 		if !inFile[k] {
 			errs = append(errs, &resolve.KeyError{Where: "--sensitive", Key: k, Reason: "not a key of " + r.Name})
 		}
-		makeSensitive[k] = true
 	}
 	if len(errs) > 0 {
-		return nil, &ImportError{Name: r.Name, Errs: errs}
+		e := &ImportError{Name: r.Name, Errs: errs}
+		if markers {
+			e.hints = []string{"render prints a service resolved and flattened, its sensitive values as files: envinit secrets export (or copy) gives what is stored",
+				"--allow-markers imports such lines as they are"}
+		}
+		return nil, e
 	}
 	if len(pairs) == 0 {
 		return nil, &ImportError{Name: r.Name, Errs: []error{errors.New("no KEY=VALUE line: nothing to import")}}
 	}
 
-	t := r.Target
-	kv, err := st.Read(ctx, t.dir(st))
+	env, before, err := read(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	sens := sensitiveSet(kv)
-	var secrets []resolve.Secret
+	kv := map[string]resolve.Value{}
 	for _, p := range pairs {
-		want := sens[p.Key] || makeSensitive[p.Key]
-		if err := fileConflict(t, kv, sens, p.Key, want); err != nil {
-			errs = append(errs, fmt.Errorf("line %d: %w", p.Line, err))
+		v := p.Value
+		if r.Literal && !special(p.Key) {
+			v = resolve.Escape(v)
 		}
-		secrets = append(secrets, resolve.Secret{Key: p.Key, Value: resolve.NewValue(p.Value), Sensitive: want})
+		kv[p.Key] = resolve.NewValue(v)
 	}
-	if len(errs) > 0 {
-		return nil, &ImportError{Name: r.Name, Errs: errs}
+	c := &impact.Change{}
+	c.Import(owner, kv)
+	for _, k := range r.Sensitive {
+		c.SetSensitive(owner, k, true)
 	}
-	if err := write(ctx, st, t, kv, secrets, r.KMSKeyID); err != nil {
+	plan := impact.Apply(before, c)
+	var rewrite []impact.Write
+	for _, p := range pairs {
+		rewrite = append(rewrite, impact.Write{Owner: owner, Key: p.Key, Value: kv[p.Key]})
+	}
+	forced, err := commit(ctx, st, env.Prefix, "secrets import", plan, r.Options, rewrite)
+	if err != nil {
 		return nil, err
 	}
-	res := &Imported{Target: t, Keys: len(secrets)}
-	for _, sec := range secrets {
-		if sec.Sensitive {
-			res.Sensitive++
-		}
-		old, ok := kv[sec.Key]
-		unchanged := ok && old.Reveal() == sec.Value.Reveal() && r.KMSKeyID == ""
+
+	var lines []string
+	set, sensitive := 0, 0
+	for _, p := range pairs {
+		old, ok := before.Get(owner, p.Key)
+		now, _ := plan.After.Get(owner, p.Key)
+		unchanged := ok && old.Value.Reveal() == now.Value.Reveal() && r.KMSKeyID == ""
+		was, is := listed(before, owner, p.Key), listed(plan.After, owner, p.Key)
 		if !unchanged {
-			res.Set++
+			set++
 		}
-		if !unchanged || sens[sec.Key] != sec.Sensitive {
-			c := Change{Ref: t.Ref(sec.Key), Key: sec.Key, Verb: "set", WasSensitive: sens[sec.Key], Sensitive: sec.Sensitive}
-			if unchanged {
-				c.Verb = "unchanged:"
-			}
-			res.Changes = append(res.Changes, c)
+		if is {
+			sensitive++
+		}
+		switch {
+		case !unchanged:
+			lines = append(lines, keyLine(t, p.Key, "set", was, is))
+		case was != is:
+			lines = append(lines, keyLine(t, p.Key, "unchanged:", was, is))
 		}
 	}
-	return res, nil
+	lines = append(lines, fmt.Sprintf("imported %s into %s: %d set, %d unchanged, %d sensitive", plural(len(pairs), "key"), t, set, len(pairs)-set, sensitive))
+	inFileKey := func(alias, k string) bool { return !t.Global && alias == t.Alias && inFile[k] }
+	return newResult(plan, forced, t.Alias, inFileKey, lines...), nil
 }
 
-// checkPairs parses a dotenv file and refuses what the store may not hold:
-// a key given twice, an empty value (SSM stores none), and the keys and
-// values a start refuses. Problems are in line order.
-func checkPairs(data []byte) ([]dotenv.Pair, []error) {
-	parsed, errs := dotenv.Parse(data)
+func special(k string) bool { return k == resolve.ImportKey || k == resolve.SensitiveKey }
+
+// parseFile parses a dotenv file, or an export in JSON.
+func parseFile(data []byte) ([]dotenv.Pair, []error) {
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if bytes.HasPrefix(trimmed, []byte("{")) {
+		return parseJSON(trimmed)
+	}
+	return dotenv.Parse(data)
+}
+
+// exportDoc is the JSON of an export.
+type exportDoc struct {
+	Service string            `json:"service,omitempty"`
+	Global  bool              `json:"global,omitempty"`
+	Prefix  string            `json:"prefix"`
+	Values  map[string]string `json:"values"`
+}
+
+// parseJSON reads an export's JSON. Its pairs have no line: problems name
+// the key. Errors give a byte offset, never the text: encoding/json's own
+// messages quote it.
+func parseJSON(data []byte) ([]dotenv.Pair, []error) {
+	bad := func(offset int64) []error {
+		return []error{fmt.Errorf("not an export of envinit secrets in JSON (at byte %d): {\"values\": {\"KEY\": \"value\", ...}}, as envinit secrets export --format json prints it", offset)}
+	}
+	var raw struct {
+		Values json.RawMessage `json:"values"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, bad(jsonOffset(err))
+	}
+	var doc exportDoc
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, bad(jsonOffset(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, bad(dec.InputOffset())
+	}
+	if doc.Values == nil {
+		return nil, bad(0)
+	}
+	// Unmarshal keeps the last of a key given twice: walk the object.
+	var errs []error
+	seen := map[string]bool{}
+	vals := json.NewDecoder(bytes.NewReader(raw.Values))
+	_, _ = vals.Token() // {
+	for vals.More() {
+		tok, _ := vals.Token()
+		k, _ := tok.(string)
+		var skip json.RawMessage
+		_ = vals.Decode(&skip)
+		if seen[k] {
+			errs = append(errs, &resolve.KeyError{Where: "values", Key: k, Reason: "given twice: give it once"})
+		}
+		seen[k] = true
+	}
 	var pairs []dotenv.Pair
+	for _, k := range slices.Sorted(maps.Keys(doc.Values)) {
+		pairs = append(pairs, dotenv.Pair{Key: k, Value: doc.Values[k]})
+	}
+	return pairs, errs
+}
+
+func jsonOffset(err error) int64 {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return se.Offset
+	case errors.As(err, &te):
+		return te.Offset
+	}
+	return 0
+}
+
+// checkPairs refuses what the store may not hold: a key given twice, an
+// empty value (SSM stores none), the keys and values a start refuses, the
+// special keys a target cannot have; and, unless allowed, envinit's own
+// output markers. It returns the pairs to import, the problems, and
+// whether any was a marker.
+func checkPairs(parsed []dotenv.Pair, t Target, allowMarkers bool) ([]dotenv.Pair, []error, bool) {
+	var pairs []dotenv.Pair
+	var errs []error
+	markers := false
 	seen := map[string]int{}
 	for _, p := range parsed {
 		problem := func(key, reason string) {
+			if p.Line == 0 {
+				errs = append(errs, &resolve.KeyError{Where: "values", Key: key, Reason: reason})
+				return
+			}
 			errs = append(errs, &dotenv.Error{Line: p.Line, Key: key, Reason: reason})
 		}
-		switch first, dup := seen[p.Key]; {
+		first, dup := seen[p.Key]
+		switch base, isFile := strings.CutSuffix(p.Key, "_FILE"); {
 		case p.Value == "":
-			problem("", "empty value, which SSM cannot store: leave the line out (or is it part of a multi-line value? quote that)")
+			problem(p.Key, "empty value, which SSM cannot store: leave the line out (or is it part of a multi-line value? quote that)")
 		case dup:
 			problem(p.Key, fmt.Sprintf("also on line %d: give it once", first))
+		case p.Key == resolve.ImportKey && t.Global:
+			problem(p.Key, "the globals import nothing: import this file into a service")
+		case special(p.Key):
+			pairs = append(pairs, p)
 		case resolve.CheckKey(p.Key) != "":
 			problem(p.Key, resolve.CheckKey(p.Key))
 		case resolve.CheckValue(p.Value) != "":
 			problem(p.Key, resolve.CheckValue(p.Value))
+		case !allowMarkers && p.Value == sensitiveMark:
+			markers = true
+			problem(p.Key, "the placeholder envinit render prints for a sensitive value, not a value")
+		case !allowMarkers && isFile && strings.HasPrefix(p.Value, "/") && path.Base(p.Value) == base:
+			markers = true
+			problem(p.Key, "the path of a sensitive value's file, as envinit render prints it, not a stored value")
 		default:
 			pairs = append(pairs, p)
 		}
-		if _, dup := seen[p.Key]; !dup {
+		if !dup {
 			seen[p.Key] = p.Line
 		}
 	}
-	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(line(a), line(b)) })
-	return pairs, errs
+	return pairs, errs, markers
 }
 
 func line(err error) int {
@@ -165,4 +283,117 @@ func line(err error) int {
 		return e.Line
 	}
 	return 0
+}
+
+// Exported is a target's parameters as stored: every key, references and
+// escapes unresolved, __import_svc and __sensitive included. It holds
+// values: it is what `envinit secrets export` was asked to print.
+type Exported struct {
+	Target Target
+	Prefix string
+	Values map[string]resolve.Value
+}
+
+// Export reads t's parameters as stored. A key whose name is not a valid
+// one (MY-KEY, written by another tool) cannot be exported losslessly, nor
+// started from: it is an error, naming the fix.
+func Export(ctx context.Context, rd Reader, t Target) (*Exported, error) {
+	env, e, err := read(ctx, rd)
+	if err != nil {
+		return nil, err
+	}
+	owner := t.owner()
+	keys := e.Keys(owner)
+	if len(keys) == 0 && !t.Global {
+		return nil, &resolve.NoSecretsError{Alias: t.Alias}
+	}
+	x := &Exported{Target: t, Prefix: env.Prefix, Values: map[string]resolve.Value{}}
+	var bad []error
+	var hints []string
+	for _, k := range keys {
+		if !dotenvName(k) {
+			bad = append(bad, &resolve.KeyError{Where: t.String(), Key: k, Reason: "not a valid name, which no start accepts and no export can carry"})
+			hints = append(hints, fmt.Sprintf("envinit secrets get %s shows it; envinit secrets unset %s removes it", targetArgs(t, k), targetArgs(t, k)))
+			continue
+		}
+		p, _ := e.Get(owner, k)
+		x.Values[k] = p.Value
+	}
+	if len(bad) > 0 {
+		return nil, &ExportError{Target: t, Errs: bad, hints: hints}
+	}
+	return x, nil
+}
+
+// targetArgs is t and key as the secrets actions take them.
+func targetArgs(t Target, key string) string {
+	if t.Global {
+		return "--global " + shellWord(key)
+	}
+	return t.Alias + " " + shellWord(key)
+}
+
+// ExportError is a target that cannot be exported. It matches
+// resolve.ErrData.
+type ExportError struct {
+	Target Target
+	Errs   []error
+	hints  []string
+}
+
+func (e *ExportError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "secrets export: %s: nothing was exported:", e.Target)
+	for _, err := range e.Errs {
+		b.WriteString("\n  ")
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *ExportError) Is(target error) bool { return target == resolve.ErrData }
+func (e *ExportError) Unwrap() []error      { return e.Errs }
+func (e *ExportError) Hints() []string      { return e.hints }
+
+// keys returns the exported keys: the special keys first, then the others,
+// sorted.
+func (x *Exported) keys() []string {
+	keys := slices.Sorted(maps.Keys(x.Values))
+	slices.SortStableFunc(keys, func(a, b string) int {
+		if special(a) != special(b) {
+			if special(a) {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	return keys
+}
+
+// Dotenv is the export as a dotenv file that `envinit secrets import`
+// reads back exactly (dotenv.Quote).
+func (x *Exported) Dotenv() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# envinit secrets export: %s under %s, as stored: references unresolved, special keys included.\n", x.Target, x.Prefix)
+	b.WriteString("# It holds the values, sensitive ones too. envinit secrets import reads it back.\n")
+	for _, k := range x.keys() {
+		fmt.Fprintf(&b, "%s=%s\n", k, dotenv.Quote(x.Values[k].Reveal()))
+	}
+	return b.String()
+}
+
+// JSON is the export as {"service" or "global", "prefix", "values": {KEY:
+// raw value}}, which `envinit secrets import` reads back too.
+func (x *Exported) JSON() ([]byte, error) {
+	doc := exportDoc{Service: x.Target.Alias, Global: x.Target.Global, Prefix: x.Prefix, Values: map[string]string{}}
+	for k, v := range x.Values {
+		doc.Values[k] = v.Reveal()
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(doc)
+	return b.Bytes(), err
 }

@@ -271,6 +271,16 @@ func Place(prefix, name string) (alias, key, why string) {
 	return "", "", "outside global/ and services/: no start reads it"
 }
 
+// Name is the parameter name of a key under prefix (as cleaned): a
+// service's, {prefix}/services/{alias}/{key}, or with alias "" a global's,
+// {prefix}/global/{key}. It is Place's inverse.
+func Name(prefix, alias, key string) string {
+	if alias == "" {
+		return prefix + "/global/" + key
+	}
+	return prefix + "/services/" + alias + "/" + key
+}
+
 // read starts reading the values of up to ten names.
 func (r *envReader) read(ctx context.Context, g *errgroup.Group, names []string) {
 	g.Go(func() error {

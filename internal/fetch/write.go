@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,28 +48,16 @@ func NewWriter(s *SSM) (*Writer, error) {
 	return &Writer{s: s, api: api}, nil
 }
 
-// ServiceDir is the path of service alias's parameters.
-func (w *Writer) ServiceDir(alias string) string { return w.s.prefix + "/services/" + alias }
-
-// GlobalDir is the path of the globals.
-func (w *Writer) GlobalDir() string { return w.s.prefix + "/global" }
-
-// Read returns the parameters directly under dir, decrypted, keyed by
-// their last path segment: what Service reads for a service.
-func (w *Writer) Read(ctx context.Context, dir string) (map[string]resolve.Value, error) {
-	got := map[string]resolve.Value{}
-	err := w.s.readPath(ctx, dir, func(kv map[string]resolve.Value) { maps.Copy(got, kv) })
-	if err != nil {
-		return nil, err
-	}
-	return got, nil
+// Environment reads the whole environment, as SSM's Environment does: a
+// write tool reads it to know what a change would do before making it.
+func (w *Writer) Environment(ctx context.Context, progress func(Progress)) (*Environment, error) {
+	return w.s.Environment(ctx, progress)
 }
 
-// Put stores value as dir/key, a SecureString, replacing any earlier
-// value. kmsKeyID is the KMS key to encrypt it with; empty, SSM uses the
-// account's default key for SSM (alias/aws/ssm).
-func (w *Writer) Put(ctx context.Context, dir, key string, value resolve.Value, kmsKeyID string) error {
-	name := dir + "/" + key
+// Put stores value as the parameter name (see Name), a SecureString,
+// replacing any earlier value. kmsKeyID is the KMS key to encrypt it
+// with; empty, SSM uses the account's default key for SSM (alias/aws/ssm).
+func (w *Writer) Put(ctx context.Context, name string, value resolve.Value, kmsKeyID string) error {
 	in := &ssm.PutParameterInput{
 		Name:      aws.String(name),
 		Value:     aws.String(value.Reveal()),
@@ -87,11 +74,10 @@ func (w *Writer) Put(ctx context.Context, dir, key string, value resolve.Value, 
 	return nil
 }
 
-// Delete removes dir/key. A key that does not exist is an error matching
-// resolve.ErrData, unless an earlier attempt of this call deleted it and
-// its answer was lost.
-func (w *Writer) Delete(ctx context.Context, dir, key string) error {
-	name := dir + "/" + key
+// Delete removes the parameter name. One that does not exist is an error
+// matching resolve.ErrData, unless an earlier attempt of this call deleted
+// it and its answer was lost.
+func (w *Writer) Delete(ctx context.Context, name string) error {
 	callCtx, log := withAttemptLog(ctx, &w.s.throttled)
 	_, err := w.api.DeleteParameter(callCtx, &ssm.DeleteParameterInput{Name: aws.String(name)}, retryConcurrentUpdates)
 	var notFound *types.ParameterNotFound
@@ -138,7 +124,8 @@ func (w *Writer) classify(ctx context.Context, err error, action, name string, l
 			}
 			e.Reason = action + " denied"
 			e.Fix = []string{fmt.Sprintf("allow ssm:PutParameter, ssm:DeleteParameter, ssm:GetParametersByPath and ssm:GetParameters "+
-				"on arn:%s:ssm:%s:%s:parameter%s/* to the identity running envinit secrets", partition, region, account, w.s.prefix)}
+				"on arn:%s:ssm:%s:%s:parameter%s/*, and ssm:DescribeParameters on \"*\", to the identity running envinit secrets "+
+				"(examples/iam/operator-policy.json)", partition, region, account, w.s.prefix)}
 		case code == "TooManyUpdates":
 			e.kind, e.Fix = ErrThrottled, []string{"try again"}
 			e.Reason = "another write to this parameter kept SSM busy until the deadline"

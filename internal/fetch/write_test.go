@@ -52,17 +52,17 @@ func TestWriterPutIsAnOverwritingSecureString(t *testing.T) {
 	var got []*ssm.PutParameterInput
 	api := &fakeWriteAPI{put: func(in *ssm.PutParameterInput) error { got = append(got, in); return nil }}
 	w := newWriter(t, api)
-	if dir := w.ServiceDir("api"); dir != "/env/services/api" {
-		t.Errorf("ServiceDir = %q; want /env/services/api", dir)
+	if n := Name("/env", "api", "DB_PASSWORD"); n != "/env/services/api/DB_PASSWORD" {
+		t.Errorf("Name of a service's key = %q; want /env/services/api/DB_PASSWORD", n)
 	}
-	if dir := w.GlobalDir(); dir != "/env/global" {
-		t.Errorf("GlobalDir = %q; want /env/global", dir)
+	if n := Name("/env", "", "DB_HOST"); n != "/env/global/DB_HOST" {
+		t.Errorf("Name of a global = %q; want /env/global/DB_HOST", n)
 	}
 	ctx := context.Background()
-	if err := w.Put(ctx, w.ServiceDir("api"), "DB_PASSWORD", resolve.NewValue(canary), ""); err != nil {
+	if err := w.Put(ctx, Name("/env", "api", "DB_PASSWORD"), resolve.NewValue(canary), ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Put(ctx, w.GlobalDir(), "DB_HOST", resolve.NewValue("db"), "alias/envinit"); err != nil {
+	if err := w.Put(ctx, Name("/env", "", "DB_HOST"), resolve.NewValue("db"), "alias/envinit"); err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range []struct{ name, value, keyID string }{
@@ -82,15 +82,9 @@ func TestWriterPutIsAnOverwritingSecureString(t *testing.T) {
 	}
 }
 
-func TestWriterReadAndDelete(t *testing.T) {
+func TestWriterDelete(t *testing.T) {
 	var deleted []string
 	api := &fakeWriteAPI{
-		fakeAPI: fakeAPI{byPath: func(in *ssm.GetParametersByPathInput) (*ssm.GetParametersByPathOutput, error) {
-			if aws.ToString(in.Path) != "/env/global" || !aws.ToBool(in.WithDecryption) || aws.ToBool(in.Recursive) {
-				t.Errorf("GetParametersByPath %q, decrypt %v, recursive %v", aws.ToString(in.Path), aws.ToBool(in.WithDecryption), aws.ToBool(in.Recursive))
-			}
-			return &ssm.GetParametersByPathOutput{Parameters: params("/env/global/A", canary, "/env/global/__sensitive", "A", "/env/global/x/B", "deeper")}, nil
-		}},
 		del: func(in *ssm.DeleteParameterInput) error {
 			deleted = append(deleted, aws.ToString(in.Name))
 			if aws.ToString(in.Name) == "/env/global/NOPE" {
@@ -100,17 +94,10 @@ func TestWriterReadAndDelete(t *testing.T) {
 		},
 	}
 	w := newWriter(t, api)
-	got, err := w.Read(context.Background(), w.GlobalDir())
-	if err != nil {
+	if err := w.Delete(context.Background(), "/env/global/A"); err != nil {
 		t.Fatal(err)
 	}
-	if r := reveal(got); len(r) != 2 || r["A"] != canary || r["__sensitive"] != "A" {
-		t.Errorf("Read = %d keys; want A and __sensitive only", len(r))
-	}
-	if err := w.Delete(context.Background(), w.GlobalDir(), "A"); err != nil {
-		t.Fatal(err)
-	}
-	err = w.Delete(context.Background(), w.GlobalDir(), "NOPE")
+	err := w.Delete(context.Background(), "/env/global/NOPE")
 	if !errors.Is(err, resolve.ErrData) || !strings.Contains(err.Error(), "/env/global/NOPE: no such parameter") {
 		t.Errorf("Delete of a missing key = %v; want a data error naming it", err)
 	}
@@ -130,7 +117,7 @@ func TestWriterErrors(t *testing.T) {
 		{"ValidationException", "1 validation error detected: Value '" + canary + "' at 'value' failed to satisfy constraint: Member must have length less than or equal to 4096",
 			resolve.ErrData, "at most 4 KB"},
 		{"AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/ci/x is not authorized to perform: ssm:PutParameter on resource: arn:aws:ssm:us-east-1:123456789012:parameter/env/services/api/K",
-			ErrAccessDenied, "allow ssm:PutParameter, ssm:DeleteParameter, ssm:GetParametersByPath and ssm:GetParameters on arn:aws:ssm:REGION:123456789012:parameter/env/*"},
+			ErrAccessDenied, "allow ssm:PutParameter, ssm:DeleteParameter, ssm:GetParametersByPath and ssm:GetParameters on arn:aws:ssm:REGION:123456789012:parameter/env/*, and ssm:DescribeParameters"},
 		{"AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/ci/x is not authorized to perform: kms:Encrypt on resource: arn:aws:kms:...",
 			ErrAccessDenied, "needs kms:Encrypt"},
 		{"InvalidKeyId", "Invalid keyId alias/nope", ErrAccessDenied, "--kms-key-id"},
@@ -145,7 +132,7 @@ func TestWriterErrors(t *testing.T) {
 				return opError("PutParameter", &smithy.GenericAPIError{Code: tc.code, Message: tc.msg})
 			}}
 			w := newWriter(t, api)
-			err := w.Put(context.Background(), w.ServiceDir("api"), "K", resolve.NewValue(canary), "")
+			err := w.Put(context.Background(), "/env/services/api/K", resolve.NewValue(canary), "")
 			if !errors.Is(err, tc.kind) {
 				t.Errorf("got %v; want it to match %v", err, tc.kind)
 			}
@@ -188,7 +175,7 @@ func TestWriterRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Put(withTimeout(t, 10*time.Second), w.ServiceDir("svc"), "K", resolve.NewValue(canary), ""); err != nil {
+			if err := w.Put(withTimeout(t, 10*time.Second), "/envinit/services/svc/K", resolve.NewValue(canary), ""); err != nil {
 				t.Fatalf("Put = %v; want success after two retries", err)
 			}
 			if n := f.calls.Load(); n != 3 || targets[0] != "AmazonSSM.PutParameter" {
@@ -206,7 +193,7 @@ func TestWriterConcurrentUpdatesUntilDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = w.Put(withTimeout(t, 300*time.Millisecond), w.ServiceDir("svc"), "K", resolve.NewValue(canary), "")
+	err = w.Put(withTimeout(t, 300*time.Millisecond), "/envinit/services/svc/K", resolve.NewValue(canary), "")
 	if !errors.Is(err, ErrThrottled) || !strings.Contains(err.Error(), "another write") {
 		t.Errorf("Put = %v; want ErrThrottled saying another write kept SSM busy", err)
 	}
@@ -226,7 +213,7 @@ func TestWriterDeleteRetriedAfterLostAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Delete(withTimeout(t, 10*time.Second), w.ServiceDir("svc"), "K"); err != nil {
+	if err := w.Delete(withTimeout(t, 10*time.Second), "/envinit/services/svc/K"); err != nil {
 		t.Errorf("Delete = %v; want success", err)
 	}
 	if n := f.calls.Load(); n != 2 {

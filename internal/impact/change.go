@@ -60,8 +60,8 @@ func (c *Change) SetImports(alias string, aliases ...string) {
 
 // Import sets every key of kv in owner, raw, as an import of an export
 // does: __import_svc is replaced; __sensitive is merged with owner's, so
-// that an import never makes a key less sensitive (SetSensitive does).
-// Owner's other keys stay.
+// that an import never makes a key less sensitive (SetSensitive does), and
+// taken byte for byte when owner has none. Owner's other keys stay.
 func (c *Change) Import(owner string, kv map[string]resolve.Value) {
 	kv = maps.Clone(kv)
 	c.edits = append(c.edits, func(e *Env, set func(owner, key string, v resolve.Value)) {
@@ -70,7 +70,10 @@ func (c *Change) Import(owner string, kv map[string]resolve.Value) {
 				set(owner, k, kv[k])
 			}
 		}
-		if list, ok := kv[resolve.SensitiveKey]; ok {
+		list, ok := kv[resolve.SensitiveKey]
+		if _, has := e.Get(owner, resolve.SensitiveKey); ok && !has {
+			set(owner, resolve.SensitiveKey, list)
+		} else if ok {
 			editSensitive(e, set, owner, resolve.SplitList(list.Reveal()), nil)
 		}
 	})

@@ -103,6 +103,16 @@ func (e *Env) Start(alias string) *Outcome {
 	return o
 }
 
+// Reads returns what service alias's start reads, existing or not: the
+// services whose every key it reads (itself, its imports, the services its
+// references name) and the global names its references name, each sorted.
+// A change to anything else leaves its start, and its Fingerprint, as
+// they are.
+func (e *Env) Reads(alias string) (services, globals []string) {
+	_, r := e.start(alias)
+	return slices.Sorted(maps.Keys(r.services)), slices.Sorted(maps.Keys(r.globals))
+}
+
 // start resolves alias and returns what its start read.
 func (e *Env) start(alias string) (*Outcome, *reads) {
 	src := &source{e: e, reads: &reads{services: map[string]bool{}, globals: map[string]bool{}}}

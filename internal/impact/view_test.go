@@ -71,3 +71,19 @@ func TestViewListedOnTheImportPath(t *testing.T) {
 		}
 	}
 }
+
+func TestReads(t *testing.T) {
+	e := env(shop())
+	for _, tt := range []struct{ alias, services, globals string }{
+		// A start that reads a global reads the globals' __sensitive too.
+		{"api", "[api shared]", "[DB_HOST DB_USER __sensitive]"},
+		{"web", "[api shared web]", "[DB_HOST DB_USER __sensitive]"},
+		{"worker", "[shared worker]", "[DB_HOST __sensitive]"},
+		{"billing", "[billing]", "[]"},
+	} {
+		s, g := e.Reads(tt.alias)
+		if fmt.Sprint(s) != tt.services || fmt.Sprint(g) != tt.globals {
+			t.Errorf("Reads(%s) = %v, %v; want %s, %s", tt.alias, s, g, tt.services, tt.globals)
+		}
+	}
+}

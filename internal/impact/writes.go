@@ -57,7 +57,11 @@ func (p *Plan) Writes() []Write {
 					added = append(added, k)
 				}
 			}
-			if next, grows := editList(stored, added, nil); grows {
+			if next, grows := editList(stored, added, nil); grows && stored == "" {
+				// Every key is added: the list as After spells it.
+				first = append(first, Write{Owner: owner, Key: resolve.SensitiveKey, Value: now.Value})
+				stored = now.Value.Reveal()
+			} else if grows {
 				first = append(first, Write{Owner: owner, Key: resolve.SensitiveKey, Value: resolve.NewValue(next)})
 				stored = next
 			}

@@ -19,3 +19,23 @@ func Syntax(where, raw string) error {
 	_, err := parse(where, raw)
 	return err
 }
+
+// References returns the references of the stored value raw, in the order
+// they appear, or, like Syntax, its first malformed one. (envinit secrets
+// find, which lists what refers to a key.)
+func References(where, raw string) ([]Ref, error) {
+	if !hasMarker(raw) {
+		return nil, nil
+	}
+	parts, err := parse(where, raw)
+	if err != nil {
+		return nil, err
+	}
+	var refs []Ref
+	for _, p := range parts {
+		if p.isRef {
+			refs = append(refs, p.ref)
+		}
+	}
+	return refs, nil
+}

@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,20 @@ func TestSyntax(t *testing.T) {
 		if err := Syntax("w", ok); err != nil {
 			t.Errorf("Syntax(%q) = %v; want nil", ok, err)
 		}
+	}
+}
+
+func TestReferences(t *testing.T) {
+	refs, err := References("w", "#{$/A}-##{$/NOT}-#{$svc/B}#{$/A}")
+	if err != nil || fmt.Sprint(refs) != "[$/A $svc/B $/A]" {
+		t.Errorf("References = %v, %v; want [$/A $svc/B $/A]", refs, err)
+	}
+	if refs, err := References("w", "plain # text"); refs != nil || err != nil {
+		t.Errorf("References of a literal = %v, %v; want none", refs, err)
+	}
+	var se *SyntaxError
+	if _, err := References("w", "#{$/A} #{"+canary); !errors.As(err, &se) || strings.Contains(err.Error(), canary) {
+		t.Errorf("References of a malformed value = %v; want a *SyntaxError without the value", err)
 	}
 }
 

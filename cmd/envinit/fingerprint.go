@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/envinit/envinit/internal/admin"
+	"github.com/envinit/envinit/internal/resolve"
+)
+
+var cmdFingerprint = &command{
+	Name:      "fingerprint",
+	UsageLine: "fingerprint [flags] [SERVICE...]",
+	Short:     "print a digest of what each service's start reads (deploys)",
+	Long: `Prints, per SERVICE (default: --service, or ENVINIT_SERVICE; --all: every
+service under the prefix), a SHA-256 digest of the names, versions and
+modification times of every parameter that service's start reads — its
+own keys, its imports', the globals and the other services' keys its
+references name — and of whether each variable it gets is KEY or
+KEY_FILE. No value goes into it, and it prints none.
+
+It changes when, and only when, something the service's start reads
+changes: a new value (SSM gives it a new version), a parameter created or
+deleted, a sensitivity changed. A change to another service, or to a
+global it does not reference, leaves it as it is. Put it in the task
+definition or the pod template, and a secrets change rolls the service
+out, and nothing else does. A file store keeps no versions: there, only a
+parameter appearing or going changes it.
+
+A service whose start fails has a fingerprint all the same (envinit
+check is the gate; a warning says so); a SERVICE with no parameters at
+all is an error (65): a misspelt alias would otherwise deploy.
+
+formats:
+  text  one line per service: SERVICE DIGEST
+  json  {"prefix", "services": [{"service", "fingerprint", "parameters", "starts"}]}
+
+examples:
+  envinit fingerprint api
+  envinit fingerprint --all --format json
+  ENVINIT_FINGERPRINT=$(envinit fingerprint api | cut -d' ' -f2)`,
+	Settings: []string{"service", "prefix", "timeout", "store"},
+	Flags: []flagSpec{
+		{Name: "all", Usage: "every service under the prefix"},
+		{Name: "format", Arg: "FORMAT", Values: []string{"text", "json"}, Default: "text", Usage: "output format: text or json"},
+	},
+	MaxArgs: -1,
+	Run:     runFingerprint,
+}
+
+func runFingerprint(ctx context.Context, inv *invocation) error {
+	services := inv.args
+	for _, s := range services {
+		if !resolve.ValidAlias(s) {
+			return usagef(inv.cmd, "%q is not a service alias: write it as ENVINIT_SERVICE takes it, e.g. svc-abc (no $)", s)
+		}
+	}
+	switch {
+	case inv.on("all") && len(services) > 0:
+		return usagef(inv.cmd, "--all and SERVICE...: give one")
+	case inv.on("all"):
+	case len(services) == 0:
+		s, err := inv.service()
+		if err != nil {
+			return err
+		}
+		services = []string{s}
+	case inv.cfg.from["service"] == "--service":
+		return usagef(inv.cmd, "SERVICE is given twice: as arguments and with --service")
+	}
+	rd, err := reading(ctx, inv)
+	if err != nil {
+		return err
+	}
+	fps, err := admin.Fingerprints(ctx, rd, services)
+	if err != nil {
+		return err
+	}
+	for _, fp := range fps {
+		if !fp.OK {
+			fmt.Fprintf(inv.stderr, "envinit: warning: the next start of %s fails (envinit check %s says why): its fingerprint is printed all the same\n", fp.Alias, fp.Alias)
+		}
+	}
+	if inv.flag("format") == "json" {
+		type service struct {
+			Service     string `json:"service"`
+			Fingerprint string `json:"fingerprint"`
+			Parameters  int    `json:"parameters"`
+			Starts      bool   `json:"starts"`
+		}
+		doc := struct {
+			Prefix   string    `json:"prefix"`
+			Services []service `json:"services"`
+		}{Prefix: inv.cfg.Prefix, Services: []service{}}
+		for _, fp := range fps {
+			doc.Services = append(doc.Services, service{fp.Alias, fp.Digest, fp.Params, fp.OK})
+		}
+		enc := json.NewEncoder(inv.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	var b strings.Builder
+	for _, fp := range fps {
+		fmt.Fprintf(&b, "%s %s\n", fp.Alias, fp.Digest)
+	}
+	_, err = io.WriteString(inv.stdout, b.String())
+	return err
+}
