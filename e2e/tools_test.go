@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -186,11 +187,22 @@ func TestRenderFormats(t *testing.T) {
 	if !strings.Contains(r.Stdout, "# DB_PASSWORD=<sensitive>") {
 		t.Errorf("render --format dotenv: want DB_PASSWORD as a comment:\n%s", redact(r.Stdout))
 	}
+	// dotenv --reveal loads back byte for byte (envinit's own import
+	// reads it, once told that render's KEY_FILE lines are meant); as a
+	// copy of a service it is refused: it is a resolved, flattened
+	// environment (secrets export and copy are the copies).
 	r = toolOK(t, f, env, "", "render", "--format", "dotenv", "--reveal")
-	toolOK(t, f, f.env(""), r.Stdout, "secrets", "import", "copy", "-")
+	refused := toolRun(t, f, f.env(""), r.Stdout, "secrets", "import", "copy", "-")
+	if refused.Code != 65 || !strings.Contains(refused.Stderr, "DB_PASSWORD_FILE: the path of a sensitive value's file") || !strings.Contains(refused.Stderr, "envinit secrets export") {
+		t.Errorf("render --reveal | secrets import: exit %d, %s; want 65 saying it is render's output", refused.Code, redact(refused.Stderr))
+	}
+	if _, _, ok := toolParam(t, f, "services/copy/ODD"); ok {
+		t.Errorf("render --reveal | secrets import wrote services/copy/ODD; want nothing written")
+	}
+	toolOK(t, f, f.env(""), r.Stdout, "secrets", "import", "copy", "-", "--allow-markers", "--literal")
 	for key, want := range map[string]string{"ODD": odd, "DB_PASSWORD": pw, "LOG_LEVEL": shared, "DATABASE_URL": "postgres://" + host + "/app"} {
 		if got, _, _ := toolParam(t, f, "services/copy/"+key); got != want {
-			t.Errorf("render --format dotenv --reveal | secrets import: %s = %q; want %q", key, redact(got), redact(want))
+			t.Errorf("render --format dotenv --reveal | secrets import --allow-markers: %s = %q; want %q", key, redact(got), redact(want))
 		}
 	}
 
@@ -315,9 +327,15 @@ func TestSecretsRoundTrip(t *testing.T) {
 	}
 	r = toolOK(t, f, env, "", "secrets", "list", "api")
 	assertNoLeak(t, r, f.canaries()...)
-	want := "DATABASE_URL  -\nDB_PASSWORD   sensitive\nGREETING      -\nimports: $shared\n"
-	if r.Stdout != want {
-		t.Errorf("list:\n%s\nwant:\n%s", r.Stdout, want)
+	want := `KEY APP GETS FROM VERSION MODIFIED NOTE
+DATABASE_URL DATABASE_URL own 1 T
+DB_PASSWORD DB_PASSWORD_FILE own 1 T sensitive: listed in __sensitive
+GREETING GREETING own 1 T
+SHARED_KEY SHARED_KEY $shared 1 T
+__import_svc - own 1 T imports $shared
+__sensitive - own 1 T lists DB_PASSWORD`
+	if got := listed(r.Stdout); got != want {
+		t.Errorf("list:\n%s\nwant:\n%s", got, want)
 	}
 
 	// No longer sensitive: from the file to the environment, and back.
@@ -415,12 +433,13 @@ func TestSecretsFailures(t *testing.T) {
 		{"KEY=VALUE", []string{"secrets", "set", "api", "K=" + onArgv}, "", 64, "never taken from the command line"},
 		{"empty stdin", []string{"secrets", "set", "api", "K"}, "", 65, "empty value"},
 		{"forbidden key", []string{"secrets", "set", "api", "LD_PRELOAD"}, onArgv, 65, "dynamic loader"},
-		{"sensitive next to its _FILE", []string{"secrets", "set", "api", "PW", "--sensitive"}, onArgv, 65, "PW_FILE is a key too"},
+		{"sensitive next to its _FILE", []string{"secrets", "set", "api", "PW", "--sensitive"}, onArgv, 65, "PW_FILE must hold its file's path"},
 		{"get a missing key", []string{"secrets", "get", "api", "NOPE"}, "", 65, "envinit secrets list api"},
 		{"list a missing service", []string{"secrets", "list", "nope"}, "", 65, "service nope has no secrets"},
 		{"import from a missing service", []string{"secrets", "import-from", "api", "ghost"}, "", 65, "ghost"},
 		{"unknown action", []string{"secrets", "show", "api"}, "", 64, "unknown action"},
-		{"file store", []string{"secrets", "list", "api", "--store", "file:/x.json"}, "", 78, "--store ssm"},
+		{"write to a file store", []string{"secrets", "set", "api", "K", "--store", "file:/x.json"}, onArgv, 78, "--store ssm"},
+		{"import of a missing file", []string{"secrets", "import", "api", "/nonexistent/app.env"}, "", 66, "cannot read /nonexistent/app.env"},
 		{"unreachable SSM", []string{"secrets", "set", "api", "K", "--timeout", "2s"}, onArgv, 69, "SSM"},
 		{"no region", []string{"secrets", "list", "api"}, "", 78, "AWS_REGION"},
 	} {
@@ -445,6 +464,18 @@ func TestSecretsFailures(t *testing.T) {
 	}
 }
 
+// listed is a table as secrets list prints it, columns single-spaced,
+// each modification time (RFC 3339, UTC) written T.
+func listed(out string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		lines = append(lines, modifiedRE.ReplaceAllString(strings.Join(strings.Fields(l), " "), "T"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+var modifiedRE = regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b`)
+
 // --help of every subcommand and action shows an example and exits 0.
 func TestToolHelp(t *testing.T) {
 	t.Parallel()
@@ -452,6 +483,7 @@ func TestToolHelp(t *testing.T) {
 		{"render", "--help"}, {"check", "--help"}, {"docker-build", "--help"}, {"secrets", "--help"},
 		{"secrets", "set", "--help"}, {"secrets", "get", "--help"}, {"secrets", "list", "--help"},
 		{"secrets", "unset", "--help"}, {"secrets", "import", "--help"}, {"secrets", "import-from", "--help"},
+		{"secrets", "find", "--help"}, {"secrets", "export", "--help"}, {"secrets", "copy", "--help"}, {"fingerprint", "--help"},
 	} {
 		r := runEnvinit(t, nil, args...)
 		if r.Code != 0 || !strings.Contains(r.Stdout, "example") || !strings.HasPrefix(r.Stdout, "usage: envinit "+args[0]) {
@@ -459,7 +491,7 @@ func TestToolHelp(t *testing.T) {
 		}
 	}
 	r := runEnvinit(t, nil, "help")
-	for _, sub := range []string{"render", "check", "secrets", "docker-build"} {
+	for _, sub := range []string{"render", "check", "fingerprint", "secrets", "docker-build"} {
 		if !strings.Contains(r.Stdout, "envinit "+sub) {
 			t.Errorf("envinit help does not list %s", sub)
 		}
