@@ -75,7 +75,7 @@ const sensitiveMark = "<sensitive>"
 func Import(ctx context.Context, st Store, r ImportRequest) (*Result, error) {
 	t, owner := r.Target, r.Target.owner()
 	pairs, errs := parseFile(r.Data)
-	pairs, more, markers := checkPairs(pairs, t, r.AllowMarkers)
+	pairs, more, markers := checkPairs(pairs, t, r.AllowMarkers, r.Force)
 	errs = append(errs, more...)
 	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(line(a), line(b)) })
 	inFile := map[string]bool{}
@@ -232,9 +232,10 @@ func jsonOffset(err error) int64 {
 // checkPairs refuses what the store may not hold: a key given twice, an
 // empty value (SSM stores none), the keys and values a start refuses, the
 // special keys a target cannot have; and, unless allowed, envinit's own
-// output markers. It returns the pairs to import, the problems, and
-// whether any was a marker.
-func checkPairs(parsed []dotenv.Pair, t Target, allowMarkers bool) ([]dotenv.Pair, []error, bool) {
+// output markers. With force, the keys and values a start refuses are
+// left to the impact check, which force overrides. It returns the pairs
+// to import, the problems, and whether any was a marker.
+func checkPairs(parsed []dotenv.Pair, t Target, allowMarkers, force bool) ([]dotenv.Pair, []error, bool) {
 	var pairs []dotenv.Pair
 	var errs []error
 	markers := false
@@ -257,9 +258,9 @@ func checkPairs(parsed []dotenv.Pair, t Target, allowMarkers bool) ([]dotenv.Pai
 			problem(p.Key, "the globals import nothing: import this file into a service")
 		case special(p.Key):
 			pairs = append(pairs, p)
-		case resolve.CheckKey(p.Key) != "":
+		case resolve.CheckKey(p.Key) != "" && !force:
 			problem(p.Key, resolve.CheckKey(p.Key))
-		case resolve.CheckValue(p.Value) != "":
+		case resolve.CheckValue(p.Value) != "" && !force:
 			problem(p.Key, resolve.CheckValue(p.Value))
 		case !allowMarkers && p.Value == sensitiveMark:
 			markers = true

@@ -39,8 +39,8 @@ type SetRequest struct {
 // would make a service's next start fail.
 func Set(ctx context.Context, st Store, r SetRequest) (*Result, error) {
 	t, key, owner := r.Target, r.Key, r.Target.owner()
-	if why := resolve.CheckKey(key); why != "" {
-		return nil, &resolve.KeyError{Where: t.String(), Key: key, Reason: why + ": choose another name"}
+	if why := resolve.CheckKey(key); why != "" && !r.Force {
+		return nil, &resolve.KeyError{Where: t.String(), Key: key, Reason: why + ": nothing was written; choose another name (--force writes it, and the start refuses it)"}
 	}
 	env, before, err := read(ctx, st)
 	if err != nil {
