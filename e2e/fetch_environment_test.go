@@ -12,11 +12,11 @@ import (
 // TestFetchEnvironmentEmulator reads a whole environment — every service,
 // the globals, a key that is not a valid name, a nested parameter, more
 // than one page of DescribeParameters — from kumo through the real SDK,
-// with the client envinit's tools build (fetch.Load). The tools that use
-// it are not on the command line yet, so it runs the fetch package's own
-// live test (internal/fetch/live_test.go), built from the main module
-// with the SDK versions the binary ships, against this test's emulator
-// and under this test's prefix.
+// with the client envinit's tools build (fetch.Load). It runs the fetch
+// package's own live test (internal/fetch/live_test.go), built from the
+// main module with the SDK versions the binary ships, against this test's
+// emulator and under this test's prefix; the tools that read through it
+// (secrets, fingerprint) have their own tests through the binary.
 func TestFetchEnvironmentEmulator(t *testing.T) {
 	e := startSSM(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -9,7 +9,12 @@ import (
 )
 
 // The identities the envinit tools run as: their policies grant exactly
-// the calls each makes, on the environment's parameters only.
+// the calls each makes, on the environment's parameters only. The
+// operator's: every write reads the whole environment (DescribeParameters,
+// GetParameters), then puts and deletes one parameter at a time
+// (PutParameter, DeleteParameter); render and check read as a start does
+// (GetParametersByPath, GetParameters). CI's: check, and fingerprint,
+// which reads the whole environment.
 var toolPolicies = []struct {
 	file string
 	// ssm and kms are the actions the policy must grant, no more: SSM's on
@@ -17,7 +22,7 @@ var toolPolicies = []struct {
 	ssm, kms []string
 }{
 	{"operator-policy.json",
-		[]string{"ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter"},
+		[]string{"ssm:DeleteParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter"},
 		[]string{"kms:Decrypt", "kms:Encrypt"}},
 	{"ci-policy.json",
 		[]string{"ssm:GetParameters", "ssm:GetParametersByPath"},
