@@ -95,6 +95,11 @@ func TestFingerprint(t *testing.T) {
 		}
 	}
 
+	// The deploy recipes put it in the container's environment as
+	// ENVINIT_FINGERPRINT: envinit ignores it, and the app never sees it.
+	p := f.runOK(t, f.env("api", "ENVINIT_FINGERPRINT="+fp["api"]), f.probe()...)
+	assertUnset(t, p, "ENVINIT_FINGERPRINT")
+
 	// The text form, one service; a misspelt one is an error.
 	r := toolOK(t, f, env, "", "fingerprint", "api", "web")
 	if r.Stdout != "api "+fp["api"]+"\nweb "+fp["web"]+"\n" {

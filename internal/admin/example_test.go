@@ -63,7 +63,7 @@ func ExampleSet_literal() {
 	fmt.Print(r)
 	fmt.Println(err, st.params["api/TOKEN"])
 	// Output:
-	// secrets set: refused, nothing was written: it would make the next start of 1 service fail (api), and it stores a value or key no start can take
+	// secrets set: refused, nothing was written: it would make the next start of 1 service fail (api)
 	//   start of api: $api/TOKEN: malformed reference at byte 2: unterminated "#{"
 	// hint: a value holds "#{" that is not a reference (#{$/KEY} or #{$ALIAS/KEY}): --literal stores it exactly as given ("#{" written as "##{")
 	// hint: fix what it names first (envinit check SERVICE shows a service's problems), or add --force to write it anyway

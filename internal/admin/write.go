@@ -59,44 +59,41 @@ func refusal(op string, plan *impact.Plan) *RefusedError {
 	}
 	e := &RefusedError{Op: op}
 	var why, aliases []string
-	for _, imp := range breaks {
-		aliases = append(aliases, imp.Alias)
-	}
-	if len(aliases) > 0 {
-		why = append(why, fmt.Sprintf("it would make the next start of %s fail (%s)", plural(len(aliases), "service"), strings.Join(aliases, ", ")))
-	}
-	switch n := len(plan.Invalid); {
-	case n == 1:
-		why = append(why, "it stores a value or key no start can take")
-	case n > 1:
-		why = append(why, fmt.Sprintf("it stores %d values or keys no start can take", n))
-	}
-	if len(removes) > 0 {
-		why = append(why, fmt.Sprintf("it removes %s (%s)", plural(len(removes), "service"), strings.Join(removes, ", ")))
-	}
-	e.Summary = strings.Join(why, ", and ")
-
 	seen := map[string]bool{}
 	for _, imp := range breaks {
+		aliases = append(aliases, imp.Alias)
 		for _, err := range imp.Broken {
-			line := "start of " + imp.Alias + ": " + oneLine(err)
 			seen[oneLine(err)] = true
-			e.Lines = append(e.Lines, line)
+			e.Lines = append(e.Lines, "start of "+imp.Alias+": "+oneLine(err))
 			e.errs = append(e.errs, &impact.StartError{Alias: imp.Alias, Err: err})
 		}
 	}
-	literal := false
+	literal, invalid := false, 0
 	for _, err := range plan.Invalid {
 		var se *resolve.SyntaxError
 		literal = literal || errors.As(err, &se)
 		e.errs = append(e.errs, err)
 		if !seen[oneLine(err)] { // a service's start names it already
 			e.Lines = append(e.Lines, oneLine(err))
+			invalid++
 		}
 	}
 	for _, alias := range removes {
 		e.Lines = append(e.Lines, fmt.Sprintf("$%s: its last parameter goes, so its next start fails (service %s has no secrets)", alias, alias))
 	}
+	if len(aliases) > 0 {
+		why = append(why, fmt.Sprintf("it would make the next start of %s fail (%s)", plural(len(aliases), "service"), strings.Join(aliases, ", ")))
+	}
+	switch {
+	case invalid == 1:
+		why = append(why, "it stores a value or key no start can take")
+	case invalid > 1:
+		why = append(why, fmt.Sprintf("it stores %d values or keys no start can take", invalid))
+	}
+	if len(removes) > 0 {
+		why = append(why, fmt.Sprintf("it removes %s (%s)", plural(len(removes), "service"), strings.Join(removes, ", ")))
+	}
+	e.Summary = strings.Join(why, ", and ")
 	if literal {
 		e.hints = append(e.hints, `a value holds "#{" that is not a reference (#{$/KEY} or #{$ALIAS/KEY}): --literal stores it exactly as given ("#{" written as "##{")`)
 	}
