@@ -151,7 +151,7 @@ func TestSecretsPrompt(t *testing.T) {
 	// ^C at the prompt: 130, the tool's wording, nothing written.
 	r, _ = promptRun(t, env, []step{{"(not echoed): ", "\x03"}}, "secrets", "set", "api", "NEW")
 	assertCode(t, r, 130)
-	if !strings.Contains(r.Stderr, "at the prompt: nothing was written") || strings.Contains(r.Stderr, "starting the command") {
+	if !strings.Contains(r.Stderr, "envinit: interrupted by ^C (SIGINT) at the prompt: nothing was written") || strings.Contains(r.Stderr, "starting the command") {
 		t.Errorf("^C: stderr %q; want the prompt's wording", r.Stderr)
 	}
 	if _, _, ok := toolParam(t, f, "services/api/NEW"); ok {

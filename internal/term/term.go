@@ -35,7 +35,11 @@ func WithTerminal(stdin *os.File, f func(tty *os.File) error) error {
 type InterruptedError struct{ Signal os.Signal }
 
 func (e *InterruptedError) Error() string {
-	return "interrupted by " + e.Signal.String() + " at the prompt: nothing was written"
+	name := "SIGTERM"
+	if e.Signal == syscall.SIGINT {
+		name = "^C (SIGINT)"
+	}
+	return "interrupted by " + name + " at the prompt: nothing was written"
 }
 
 // ReadSecret writes prompt to tty and reads one line from it with echo
