@@ -7,7 +7,6 @@ import (
 
 	"github.com/envinit/envinit/internal/admin"
 	"github.com/envinit/envinit/internal/impact"
-	"github.com/envinit/envinit/internal/resolve"
 )
 
 var cmdCheck = &command{
@@ -39,20 +38,9 @@ examples:
 }
 
 func runCheck(ctx context.Context, inv *invocation) error {
-	services := inv.args
-	for _, s := range services {
-		if !resolve.ValidAlias(s) {
-			return usagef(inv.cmd, "%q is not a service alias: write it as ENVINIT_SERVICE takes it, e.g. svc-abc (no $)", s)
-		}
-	}
-	if len(services) == 0 {
-		s, err := inv.service()
-		if err != nil {
-			return err
-		}
-		services = []string{s}
-	} else if inv.cfg.from["service"] == "--service" {
-		return usagef(inv.cmd, "SERVICE is given twice: as arguments and with --service")
+	services, err := inv.services()
+	if err != nil {
+		return err
 	}
 	c := inv.cfg
 	ctx, cancel := withTimeout(ctx, &c)

@@ -261,6 +261,27 @@ func (inv *invocation) service() (string, error) {
 	return inv.cfg.Service, nil
 }
 
+// services are the services a command that takes SERVICE... works on:
+// the arguments, else --service or ENVINIT_SERVICE.
+func (inv *invocation) services() ([]string, error) {
+	for _, s := range inv.args {
+		if !resolve.ValidAlias(s) {
+			return nil, usagef(inv.cmd, "%q is not a service alias: write it as ENVINIT_SERVICE takes it, e.g. svc-abc (no $)", s)
+		}
+	}
+	switch {
+	case len(inv.args) == 0:
+		s, err := inv.service()
+		if err != nil {
+			return nil, err
+		}
+		return []string{s}, nil
+	case inv.cfg.from["service"] == "--service":
+		return nil, usagef(inv.cmd, "SERVICE is given twice: as arguments and with --service")
+	}
+	return inv.args, nil
+}
+
 // rawFlag is every flag's flag.Value: the raw string, converted later.
 type rawFlag struct {
 	value  string

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/envinit/envinit/internal/admin"
-	"github.com/envinit/envinit/internal/resolve"
 )
 
 var cmdFingerprint = &command{
@@ -52,24 +51,16 @@ examples:
 }
 
 func runFingerprint(ctx context.Context, inv *invocation) error {
-	services := inv.args
-	for _, s := range services {
-		if !resolve.ValidAlias(s) {
-			return usagef(inv.cmd, "%q is not a service alias: write it as ENVINIT_SERVICE takes it, e.g. svc-abc (no $)", s)
+	var services []string // --all: nil, every service
+	if inv.on("all") {
+		if len(inv.args) > 0 {
+			return usagef(inv.cmd, "--all and SERVICE...: give one")
 		}
-	}
-	switch {
-	case inv.on("all") && len(services) > 0:
-		return usagef(inv.cmd, "--all and SERVICE...: give one")
-	case inv.on("all"):
-	case len(services) == 0:
-		s, err := inv.service()
-		if err != nil {
+	} else {
+		var err error
+		if services, err = inv.services(); err != nil {
 			return err
 		}
-		services = []string{s}
-	case inv.cfg.from["service"] == "--service":
-		return usagef(inv.cmd, "SERVICE is given twice: as arguments and with --service")
 	}
 	rd, err := reading(ctx, inv)
 	if err != nil {

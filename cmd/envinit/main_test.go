@@ -39,22 +39,11 @@ type memAt struct {
 }
 
 func (s memAt) Environment(_ context.Context, _ func(fetch.Progress)) (*fetch.Environment, error) {
-	env := &fetch.Environment{Prefix: s.prefix, Services: map[string]map[string]fetch.Parameter{}, Globals: map[string]fetch.Parameter{}}
+	var params []fetch.Parameter
 	for rel, v := range s.m {
-		p := fetch.Parameter{Name: s.prefix + "/" + rel, Version: 1, Value: resolve.NewValue(v)}
-		switch alias, key, why := fetch.Place(s.prefix, p.Name); {
-		case why != "":
-			env.Strays = append(env.Strays, fetch.Stray{Parameter: p, Why: why})
-		case alias == "":
-			env.Globals[key] = p
-		default:
-			if env.Services[alias] == nil {
-				env.Services[alias] = map[string]fetch.Parameter{}
-			}
-			env.Services[alias][key] = p
-		}
+		params = append(params, fetch.Parameter{Name: s.prefix + "/" + rel, Version: 1, Value: resolve.NewValue(v)})
 	}
-	return env, nil
+	return fetch.EnvironmentOf(s.prefix, params), nil
 }
 
 func (s memAt) Put(_ context.Context, name string, v resolve.Value, _ string) error {

@@ -405,45 +405,48 @@ func readValue(inv *invocation, name string) (string, error) {
 	return v, nil
 }
 
-// byName checks --name against SERVICE KEY: one or the other.
-func byName(inv *invocation) (string, bool, error) {
-	name, ok := inv.flags["name"]
-	if !ok {
-		return "", false, nil
+// keyArgs are the arguments of get and unset: SERVICE KEY (or --global
+// KEY), or --name NAME, a parameter's full name.
+type keyArgs struct {
+	target admin.Target
+	key    string
+	name   string // --name; "" for SERVICE KEY
+}
+
+func parseKeyArgs(inv *invocation) (keyArgs, error) {
+	if name, ok := inv.flags["name"]; ok {
+		switch {
+		case len(inv.args) > 0 || inv.on("global"):
+			return keyArgs{}, usagef(inv.cmd, "--name names the parameter in full: give no SERVICE, KEY or --global with it")
+		case !strings.HasPrefix(name, "/"):
+			return keyArgs{}, usagef(inv.cmd, "--name takes a parameter's full name, starting with /")
+		}
+		return keyArgs{name: name}, nil
 	}
-	if len(inv.args) > 0 || inv.on("global") {
-		return "", false, usagef(inv.cmd, "--name names the parameter in full: give no SERVICE, KEY or --global with it")
+	t, args, err := secretsTarget(inv, 1)
+	if err != nil {
+		return keyArgs{}, err
 	}
-	if !strings.HasPrefix(name, "/") {
-		return "", false, usagef(inv.cmd, "--name takes a parameter's full name, starting with /")
+	if err := admin.CheckNameArg(args[0]); err != nil {
+		return keyArgs{}, &usageError{cmd: inv.cmd, msg: err.Error()}
 	}
-	return name, true, nil
+	return keyArgs{target: t, key: args[0]}, nil
 }
 
 func runGet(ctx context.Context, inv *invocation) error {
-	name, full, err := byName(inv)
+	a, err := parseKeyArgs(inv)
 	if err != nil {
 		return err
-	}
-	var t admin.Target
-	var args []string
-	if !full {
-		if t, args, err = secretsTarget(inv, 1); err != nil {
-			return err
-		}
-		if err := admin.CheckNameArg(args[0]); err != nil {
-			return &usageError{cmd: inv.cmd, msg: err.Error()}
-		}
 	}
 	rd, err := reading(ctx, inv)
 	if err != nil {
 		return err
 	}
 	var v resolve.Value
-	if full {
-		v, err = admin.GetName(ctx, rd, name)
+	if a.name != "" {
+		v, err = admin.GetName(ctx, rd, a.name)
 	} else {
-		v, err = admin.Get(ctx, rd, t, args[0])
+		v, err = admin.Get(ctx, rd, a.target, a.key)
 	}
 	if err != nil {
 		return err
@@ -506,29 +509,19 @@ func runFind(ctx context.Context, inv *invocation) error {
 }
 
 func runUnset(ctx context.Context, inv *invocation) error {
-	name, full, err := byName(inv)
+	a, err := parseKeyArgs(inv)
 	if err != nil {
 		return err
-	}
-	var t admin.Target
-	var args []string
-	if !full {
-		if t, args, err = secretsTarget(inv, 1); err != nil {
-			return err
-		}
-		if err := admin.CheckNameArg(args[0]); err != nil {
-			return &usageError{cmd: inv.cmd, msg: err.Error()}
-		}
 	}
 	st, err := writing(ctx, inv)
 	if err != nil {
 		return err
 	}
 	var r *admin.Result
-	if full {
-		r, err = admin.UnsetName(ctx, st, name, inv.options())
+	if a.name != "" {
+		r, err = admin.UnsetName(ctx, st, a.name, inv.options())
 	} else {
-		r, err = admin.Unset(ctx, st, t, args[0], inv.options())
+		r, err = admin.Unset(ctx, st, a.target, a.key, inv.options())
 	}
 	if err != nil {
 		return err

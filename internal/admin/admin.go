@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/envinit/envinit/internal/dotenv"
 	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/impact"
 	"github.com/envinit/envinit/internal/resolve"
@@ -100,7 +101,7 @@ func CheckKeyArg(key string) error {
 	if err := CheckNameArg(key); err != nil {
 		return err
 	}
-	if !dotenvName(key) {
+	if !dotenv.ValidName(key) {
 		return &UsageError{"KEY is not a valid name ([A-Za-z_][A-Za-z0-9_]*)"}
 	}
 	return nil
@@ -118,10 +119,6 @@ func CheckNameArg(key string) error {
 		return &UsageError{"KEY is not a valid name: a parameter's last segment holds only letters, digits, _ . and - (a full name goes after --name)"}
 	}
 	return nil
-}
-
-func dotenvName(k string) bool {
-	return k != "" && (k[0] < '0' || k[0] > '9') && strings.Trim(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == ""
 }
 
 // read reads the environment and its snapshot.

@@ -3,8 +3,6 @@ package admin_test
 import (
 	"context"
 	"errors"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -56,27 +54,14 @@ func short(name string) string {
 }
 
 func (f *fakeStore) Environment(_ context.Context, progress func(fetch.Progress)) (*fetch.Environment, error) {
-	env := &fetch.Environment{Prefix: prefix, Services: map[string]map[string]fetch.Parameter{}, Globals: map[string]fetch.Parameter{}}
-	for _, k := range slices.Sorted(maps.Keys(f.params)) {
-		p := fetch.Parameter{Name: name(k), Type: "SecureString", Version: f.versions[k], Modified: f.modified[k], Value: resolve.NewValue(f.params[k])}
-		alias, key, why := fetch.Place(prefix, p.Name)
-		switch {
-		case why != "":
-			p.Value = resolve.Value{}
-			env.Strays = append(env.Strays, fetch.Stray{Parameter: p, Why: why})
-		case alias == "":
-			env.Globals[key] = p
-		default:
-			if env.Services[alias] == nil {
-				env.Services[alias] = map[string]fetch.Parameter{}
-			}
-			env.Services[alias][key] = p
-		}
+	var params []fetch.Parameter
+	for k, v := range f.params {
+		params = append(params, fetch.Parameter{Name: name(k), Type: "SecureString", Version: f.versions[k], Modified: f.modified[k], Value: resolve.NewValue(v)})
 	}
 	if progress != nil {
-		progress(fetch.Progress{Listed: len(f.params), Read: len(f.params), ToRead: len(f.params)})
+		progress(fetch.Progress{Listed: len(params), Read: len(params), ToRead: len(params)})
 	}
-	return env, nil
+	return fetch.EnvironmentOf(prefix, params), nil
 }
 
 func (f *fakeStore) Put(_ context.Context, n string, v resolve.Value, _ string) error {

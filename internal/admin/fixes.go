@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/envinit/envinit/internal/dotenv"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
@@ -32,7 +33,7 @@ func Fixes(problems []error) []string {
 			t := Target{Alias: alias}
 			switch {
 			case !resolve.ValidAlias(alias):
-			case special == resolve.SensitiveKey && dotenvName(ke.Key):
+			case special == resolve.SensitiveKey && dotenv.ValidName(ke.Key):
 				add("%s lists %s: envinit secrets unset %s takes it off", ke.Where, ke.Key, targetArgs(t, ke.Key))
 			case special == "":
 				add("%s/%s: envinit secrets unset %s removes it (envinit secrets get %s shows it first)", ke.Where, ke.Key, targetArgs(t, ke.Key), targetArgs(t, ke.Key))

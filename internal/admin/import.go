@@ -44,17 +44,19 @@ type ImportRequest struct {
 	Options
 }
 
-// ImportError is every problem of a file to import, one per line; nothing
-// was written. It matches resolve.ErrData.
-type ImportError struct {
-	Name  string
+// ProblemsError is every problem that stops an import (the file's) or an
+// export (the service's), one per line; nothing was written or printed.
+// It matches resolve.ErrData.
+type ProblemsError struct {
+	Op    string // "secrets import: app.env"
+	Done  string // what it did: "nothing was written; fix these and import again"
 	Errs  []error
 	hints []string
 }
 
-func (e *ImportError) Error() string {
+func (e *ProblemsError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "secrets import: %s: nothing was written; fix these and import again:", e.Name)
+	fmt.Fprintf(&b, "%s: %s:", e.Op, e.Done)
 	for _, err := range e.Errs {
 		b.WriteString("\n  ")
 		b.WriteString(err.Error())
@@ -62,8 +64,14 @@ func (e *ImportError) Error() string {
 	return b.String()
 }
 
-func (e *ImportError) Is(target error) bool { return target == resolve.ErrData }
-func (e *ImportError) Hints() []string      { return e.hints }
+func (e *ProblemsError) Is(target error) bool { return target == resolve.ErrData }
+func (e *ProblemsError) Unwrap() []error      { return e.Errs }
+func (e *ProblemsError) Hints() []string      { return e.hints }
+
+// importError is the ProblemsError of the file name.
+func importError(name string, errs []error, hints ...string) error {
+	return &ProblemsError{Op: "secrets import: " + name, Done: "nothing was written; fix these and import again", Errs: errs, hints: hints}
+}
 
 // sensitiveMark is what render prints for a value it does not reveal.
 const sensitiveMark = "<sensitive>"
@@ -87,16 +95,16 @@ func Import(ctx context.Context, st Store, r ImportRequest) (*Result, error) {
 			errs = append(errs, &resolve.KeyError{Where: "--sensitive", Key: k, Reason: "not a key of " + r.Name})
 		}
 	}
+	if len(errs) > 0 && markers {
+		return nil, importError(r.Name, errs,
+			"render prints a service resolved and flattened, its sensitive values as files: envinit secrets export (or copy) gives what is stored",
+			"--allow-markers imports such lines as they are")
+	}
 	if len(errs) > 0 {
-		e := &ImportError{Name: r.Name, Errs: errs}
-		if markers {
-			e.hints = []string{"render prints a service resolved and flattened, its sensitive values as files: envinit secrets export (or copy) gives what is stored",
-				"--allow-markers imports such lines as they are"}
-		}
-		return nil, e
+		return nil, importError(r.Name, errs)
 	}
 	if len(pairs) == 0 {
-		return nil, &ImportError{Name: r.Name, Errs: []error{errors.New("no KEY=VALUE line: nothing to import")}}
+		return nil, importError(r.Name, []error{errors.New("no KEY=VALUE line: nothing to import")})
 	}
 
 	env, before, err := read(ctx, st)
@@ -312,7 +320,7 @@ func Export(ctx context.Context, rd Reader, t Target) (*Exported, error) {
 	var bad []error
 	var hints []string
 	for _, k := range keys {
-		if !dotenvName(k) {
+		if !dotenv.ValidName(k) {
 			bad = append(bad, &resolve.KeyError{Where: t.String(), Key: k, Reason: "not a valid name, which no start accepts and no export can carry"})
 			hints = append(hints, fmt.Sprintf("envinit secrets get %s shows it; envinit secrets unset %s removes it", targetArgs(t, k), targetArgs(t, k)))
 			continue
@@ -321,7 +329,7 @@ func Export(ctx context.Context, rd Reader, t Target) (*Exported, error) {
 		x.Values[k] = p.Value
 	}
 	if len(bad) > 0 {
-		return nil, &ExportError{Target: t, Errs: bad, hints: hints}
+		return nil, &ProblemsError{Op: "secrets export: " + t.String(), Done: "nothing was exported", Errs: bad, hints: hints}
 	}
 	return x, nil
 }
@@ -333,28 +341,6 @@ func targetArgs(t Target, key string) string {
 	}
 	return t.Alias + " " + shellWord(key)
 }
-
-// ExportError is a target that cannot be exported. It matches
-// resolve.ErrData.
-type ExportError struct {
-	Target Target
-	Errs   []error
-	hints  []string
-}
-
-func (e *ExportError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "secrets export: %s: nothing was exported:", e.Target)
-	for _, err := range e.Errs {
-		b.WriteString("\n  ")
-		b.WriteString(err.Error())
-	}
-	return b.String()
-}
-
-func (e *ExportError) Is(target error) bool { return target == resolve.ErrData }
-func (e *ExportError) Unwrap() []error      { return e.Errs }
-func (e *ExportError) Hints() []string      { return e.hints }
 
 // keys returns the exported keys: the special keys first, then the others,
 // sorted.

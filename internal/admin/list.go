@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/envinit/envinit/internal/dotenv"
 	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/impact"
 	"github.com/envinit/envinit/internal/resolve"
@@ -178,7 +179,7 @@ func parseImports(v string) ([]string, bool) {
 func keyNames(v string) ([]string, bool) {
 	toks := resolve.SplitList(v)
 	for _, tok := range toks {
-		if !dotenvName(tok) {
+		if !dotenv.ValidName(tok) {
 			return nil, false
 		}
 	}

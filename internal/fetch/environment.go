@@ -364,24 +364,42 @@ func describeError(ctx context.Context, err error, w where, log *attemptLog) err
 // SSM's Environment does. A file has no versions, types or modification
 // times: those fields stay zero.
 func (f *File) Environment(_ context.Context, progress func(Progress)) (*Environment, error) {
-	env := newEnvironment(f.prefix)
-	dir := f.prefix + "/"
-	n := 0
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for name := range f.params {
-			if strings.HasPrefix(name, dir) && !yield(name) {
-				return
-			}
-		}
-	}) {
-		p := Parameter{Name: name}
-		if env.place(p) {
-			env.fill(name, types.Parameter{Name: aws.String(name), Value: aws.String(f.params[name])})
-			n++
-		}
+	var params []Parameter
+	for name, v := range f.params {
+		params = append(params, Parameter{Name: name, Value: resolve.NewValue(v)})
 	}
+	env := EnvironmentOf(f.prefix, params)
 	if progress != nil {
-		progress(Progress{Listed: len(env.Strays) + n, Read: n, ToRead: n})
+		n := len(env.Globals)
+		for _, kv := range env.Services {
+			n += len(kv)
+		}
+		progress(Progress{Listed: n + len(env.Strays), Read: n, ToRead: n})
 	}
 	return env, nil
+}
+
+// EnvironmentOf places params, read from somewhere else, as Environment
+// places what it reads from SSM: names not under prefix are left out, the
+// values of strays dropped. (The file store, and the tools' test fakes.)
+func EnvironmentOf(prefix string, params []Parameter) *Environment {
+	env := newEnvironment(prefix)
+	for _, p := range params {
+		if !strings.HasPrefix(p.Name, prefix+"/") {
+			continue
+		}
+		v := p.Value
+		p.Value = resolve.Value{}
+		if env.place(p) {
+			alias, key, _ := Place(prefix, p.Name)
+			p.Value = v
+			if alias == "" {
+				env.Globals[key] = p
+			} else {
+				env.Services[alias][key] = p
+			}
+		}
+	}
+	slices.SortFunc(env.Strays, func(a, b Stray) int { return strings.Compare(a.Name, b.Name) })
+	return env
 }
