@@ -44,6 +44,47 @@ func TestFileStore(t *testing.T) {
 	}
 }
 
+// The tools that only read work on a store file, with no AWS setting; the
+// writes say they need SSM.
+func TestFileStoreTools(t *testing.T) {
+	t.Parallel()
+	store, err := filepath.Abs(filepath.Join("testdata", "store.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pass = "CANARY-f11e5704e0000001"
+	canaries.Store(pass, "testdata base/DB_PASS")
+	env := []string{"PATH=/usr/bin:/bin", "ENVINIT_STORE=file:" + store}
+	for _, tc := range []struct {
+		args []string
+		want string
+		// reveals: the action prints a value because it was asked to.
+		reveals bool
+	}{
+		{[]string{"secrets", "list"}, "api      2     3 (1 as files)  $base    ok", false},
+		{[]string{"secrets", "list", "api"}, "DB_PASS       DB_PASS_FILE  $base  -        -         sensitive: listed by $base", false},
+		{[]string{"secrets", "list", "--global"}, "DB_HOST  -        -         api", false},
+		{[]string{"secrets", "find", "DB_USER"}, "$api/DATABASE_URL  #{$/DB_USER}", false},
+		{[]string{"secrets", "get", "api", "GREETING"}, "hello ##{world}", false},
+		{[]string{"secrets", "export", "base"}, "DB_PASS='s3cr=t-" + pass + "\n'", true},
+		{[]string{"fingerprint", "--all", "--format", "json"}, `"service": "base"`, false},
+		{[]string{"check", "api"}, "ok: api", false},
+	} {
+		r := runEnvinit(t, env, tc.args...)
+		if r.Code != 0 || !strings.Contains(r.Stdout, tc.want) {
+			t.Errorf("envinit %s on a store file: exit %d, stdout %q, stderr %q; want %q", strings.Join(tc.args, " "), r.Code, redact(r.Stdout), r.Stderr, redact(tc.want))
+		}
+		if !tc.reveals {
+			assertNoLeak(t, r, pass)
+		}
+		assertStderrClean(t, r, pass)
+	}
+	r := runEnvinit(t, env, "secrets", "unset", "api", "GREETING")
+	if r.Code != 78 || !strings.Contains(r.Stderr, "writes to SSM Parameter Store only") {
+		t.Errorf("a write on a store file: exit %d, %s; want 78 saying it needs SSM", r.Code, r.Stderr)
+	}
+}
+
 // A store file that is not valid is a data error (65), one that cannot be
 // read makes the store unavailable (69).
 func TestFileStoreErrors(t *testing.T) {
