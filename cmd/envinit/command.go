@@ -185,16 +185,26 @@ func (a *app) runCommand(ctx context.Context, cmd *command, args []string) error
 	return cmd.Run(ctx, inv)
 }
 
-const usageHead = `usage:
-  envinit [flags] -- COMMAND [ARG...]   resolve the service's secrets, then exec COMMAND
-`
+// synopsisWidth is the column help's one-line descriptions start at; a
+// longer synopsis has its description on the next line.
+const synopsisWidth = 42
+
+// synopsis writes one "  SYNOPSIS  DESCRIPTION" line of help.
+func synopsis(b *strings.Builder, left, short string) {
+	if len(left) >= synopsisWidth {
+		fmt.Fprintf(b, "  %s\n  %*s%s\n", left, synopsisWidth, "", short)
+		return
+	}
+	fmt.Fprintf(b, "  %-*s%s\n", synopsisWidth, left, short)
+}
 
 // printUsage prints envinit's usage: the commands and the settings.
 func printUsage(w io.Writer) {
 	var b strings.Builder
-	b.WriteString(usageHead)
+	b.WriteString("usage:\n")
+	synopsis(&b, "envinit [flags] -- COMMAND [ARG...]", "resolve the service's secrets, then exec COMMAND")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  envinit %-30s%s\n", c.UsageLine, c.Short)
+		synopsis(&b, "envinit "+c.UsageLine, c.Short)
 	}
 	b.WriteString("\n'envinit COMMAND --help' (or 'envinit help COMMAND') shows a command's flags and examples.\n\n")
 	b.WriteString("settings (each an ENVINIT_* variable, and a flag of the commands that use it; a flag wins):\n")
@@ -209,7 +219,7 @@ func printHelp(w io.Writer, cmd *command) {
 	if len(cmd.Commands) > 0 {
 		b.WriteString("\nactions:\n")
 		for _, c := range cmd.Commands {
-			fmt.Fprintf(&b, "  %-28s%s\n", strings.TrimPrefix(c.UsageLine, cmd.Name+" "), c.Short)
+			synopsis(&b, strings.TrimPrefix(c.UsageLine, cmd.Name+" "), c.Short)
 		}
 		fmt.Fprintf(&b, "\n'envinit %s ACTION --help' shows an action's flags and examples.\n", cmd.Name)
 	}
