@@ -69,7 +69,9 @@ generated passwords.
 
 --sensitive lists KEY in __sensitive (the container gets KEY_FILE, a file
 holding the value, instead of KEY); --no-sensitive takes it off. Without
-either, a key keeps its sensitivity and a new key is not sensitive. When a
+either, a key keeps what the app gets (one it gets as KEY_FILE, by an
+import's __sensitive or a reference to a sensitive value, is listed), and
+a new key is not sensitive. When a
 key becomes sensitive, __sensitive is written before the value; when it
 stops being sensitive, after: a failure in between leaves a container that
 refuses to start, never a sensitive value in an environment.
@@ -180,8 +182,8 @@ What envinit render prints is refused (a *_FILE key holding the path of
 a secret's file, a <sensitive> placeholder): it is a service resolved and
 flattened, not what is stored. --allow-markers imports such lines anyway.
 
-Keys named by --sensitive become sensitive; the others keep their
-sensitivity (a new key is not sensitive).
+Keys named by --sensitive become sensitive; the others keep what the app
+gets (as for set), and a new key is not sensitive.
 
 ` + impactText + `
 

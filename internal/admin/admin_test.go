@@ -431,3 +431,32 @@ func snapshot(t *testing.T, st *fakeStore) *impact.Env {
 	}
 	return impact.FromStore(env)
 }
+
+// Without --sensitive or --no-sensitive, a key keeps what the app gets:
+// one it gets as a file (by an import's listing, or tainted by a
+// reference) is listed when set, so it stays a file.
+func TestSetKeepsWhatTheAppGets(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		before map[string]string
+		target admin.Target
+		key    string
+	}{
+		{"listed by the service it imports", map[string]string{"web/__import_svc": "$api", "api/PW": "p", "api/__sensitive": "PW"}, admin.Target{Alias: "web"}, "PW"},
+		{"tainted by a reference", map[string]string{"api/PW": "p", "api/__sensitive": "PW", "api/DSN": "#{$api/PW}"}, api, "DSN"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newFakeStore(tt.before)
+			r, err := admin.Set(context.Background(), st, admin.SetRequest{Target: tt.target, Key: tt.key, Value: func() (string, error) { return "plain", nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.params[tt.target.Alias+"/__sensitive"]; !strings.Contains(got, tt.key) {
+				t.Errorf("__sensitive = %q; want %s listed", got, tt.key)
+			}
+			if want := "set " + tt.target.Ref(tt.key) + " (sensitive: the container gets " + tt.key + "_FILE)\n"; r.String() != want {
+				t.Errorf("result %q; want %q", r, want)
+			}
+		})
+	}
+}

@@ -31,8 +31,9 @@ type ImportRequest struct {
 	// imports back exactly.
 	Data []byte
 	// Sensitive are keys of the file to make sensitive; the others keep
-	// their sensitivity (a new key is not sensitive), and the file's own
-	// __sensitive adds to the target's.
+	// their sensitivity as the service sees it (one the app gets as a file
+	// is listed in its __sensitive; a new key is not sensitive), and the
+	// file's own __sensitive adds to the target's.
 	Sensitive []string
 	// Literal stores every value so that it resolves to exactly its bytes
 	// (resolve.Escape), for a file that holds no references.
@@ -121,8 +122,11 @@ func Import(ctx context.Context, st Store, r ImportRequest) (*Result, error) {
 	}
 	c := &impact.Change{}
 	c.Import(owner, kv)
-	for _, k := range r.Sensitive {
-		c.SetSensitive(owner, k, true)
+	asFile := files(before, t)
+	for _, p := range pairs {
+		if slices.Contains(r.Sensitive, p.Key) || asFile[p.Key] && !listed(before, owner, p.Key) {
+			c.SetSensitive(owner, p.Key, true)
+		}
 	}
 	plan := impact.Apply(before, c)
 	var rewrite []impact.Write
@@ -140,7 +144,7 @@ func Import(ctx context.Context, st Store, r ImportRequest) (*Result, error) {
 		old, ok := before.Get(owner, p.Key)
 		now, _ := plan.After.Get(owner, p.Key)
 		unchanged := ok && old.Value.Reveal() == now.Value.Reveal() && r.KMSKeyID == ""
-		was, is := listed(before, owner, p.Key), listed(plan.After, owner, p.Key)
+		was, is := listed(before, owner, p.Key) || asFile[p.Key], listed(plan.After, owner, p.Key)
 		if !unchanged {
 			set++
 		}

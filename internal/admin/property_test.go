@@ -157,9 +157,9 @@ func TestExportImportAndCopyAreLossless(t *testing.T) {
 }
 
 // No sequence of writes without --force leaves a service that started in
-// a state where its start fails, or moves an unchanged value from a file
-// to the environment unless a key was made not sensitive (--no-sensitive);
-// a refused write writes nothing.
+// a state where its start fails, or moves an unchanged value, or a key it
+// sets, from a file to the environment unless a key was made not
+// sensitive (--no-sensitive); a refused write writes nothing.
 func TestNoWriteBreaksAStart(t *testing.T) {
 	ctx := context.Background()
 	written, refused := 0, 0
@@ -169,7 +169,7 @@ func TestNoWriteBreaksAStart(t *testing.T) {
 		for step := range 8 {
 			before := snapshot(t, st)
 			paramsBefore := maps.Clone(st.params)
-			name, declassifies, op := randomOp(r, before)
+			name, declassifies, touched, op := randomOp(r, before)
 			err := op(ctx, st)
 			if err != nil {
 				if !errors.Is(err, resolve.ErrData) && !errors.Is(err, admin.ErrUsage) {
@@ -197,6 +197,13 @@ func TestNoWriteBreaksAStart(t *testing.T) {
 				if declassifies {
 					continue
 				}
+				// A key set or imported without --no-sensitive keeps what
+				// the app gets: a file stays a file.
+				for _, s := range oa.Result.Secrets {
+					if touched[alias+"/"+s.Key] && !s.Sensitive && slices.ContainsFunc(ob.Result.Secrets, func(b resolve.Secret) bool { return b.Key == s.Key && b.Sensitive }) {
+						t.Errorf("seed %d step %d: %s moved %s of %s from a file to the environment", seed, step, name, s.Key, alias)
+					}
+				}
 				files := map[string]string{}
 				for _, s := range ob.Result.Secrets {
 					if s.Sensitive {
@@ -220,7 +227,7 @@ func TestNoWriteBreaksAStart(t *testing.T) {
 // randomOp is a write of a random kind on a random target: new values
 // (references to keys that exist or not, "#{" that is no reference),
 // sensitivity changes, removals, imports, files, copies.
-func randomOp(r *rand.Rand, e *impact.Env) (name string, declassifies bool, op func(context.Context, admin.Store) error) {
+func randomOp(r *rand.Rand, e *impact.Env) (name string, declassifies bool, touched map[string]bool, op func(context.Context, admin.Store) error) {
 	services := e.Services()
 	target := admin.Target{Global: true}
 	if r.IntN(4) > 0 {
@@ -245,14 +252,15 @@ func randomOp(r *rand.Rand, e *impact.Env) (name string, declassifies bool, op f
 	run := func(f func(context.Context, admin.Store) (*admin.Result, error)) func(context.Context, admin.Store) error {
 		return func(ctx context.Context, st admin.Store) error { _, err := f(ctx, st); return err }
 	}
+	touched = map[string]bool{owner + "/" + key: true, owner + "/OTHER": true}
 	switch r.IntN(6) {
 	case 0, 1:
 		sens := admin.Sensitivity(r.IntN(3))
-		return fmt.Sprintf("set %s %s (%d)", target, key, sens), sens == admin.NotSensitive, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
+		return fmt.Sprintf("set %s %s (%d)", target, key, sens), sens == admin.NotSensitive, touched, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
 			return admin.Set(ctx, st, admin.SetRequest{Target: target, Key: key, Sensitive: sens, Literal: r.IntN(4) == 0, Value: value_(value)})
 		})
 	case 2:
-		return fmt.Sprintf("unset %s %s", target, key), false, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
+		return fmt.Sprintf("unset %s %s", target, key), false, nil, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
 			return admin.Unset(ctx, st, target, key, admin.Options{})
 		})
 	case 3:
@@ -260,7 +268,7 @@ func randomOp(r *rand.Rand, e *impact.Env) (name string, declassifies bool, op f
 		for range r.IntN(3) {
 			aliases = append(aliases, fmt.Sprintf("s%d", r.IntN(5)))
 		}
-		return fmt.Sprintf("import-from %s %v", target, aliases), false, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
+		return fmt.Sprintf("import-from %s %v", target, aliases), false, nil, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
 			if len(aliases) == 0 {
 				return admin.Unset(ctx, st, target, resolve.ImportKey, admin.Options{})
 			}
@@ -271,12 +279,12 @@ func randomOp(r *rand.Rand, e *impact.Env) (name string, declassifies bool, op f
 		if r.IntN(3) == 0 {
 			file += "__sensitive=" + key + "\n"
 		}
-		return fmt.Sprintf("import %s %q", target, file), false, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
+		return fmt.Sprintf("import %s %q", target, file), false, touched, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
 			return admin.Import(ctx, st, admin.ImportRequest{Target: target, Name: "-", Data: []byte(file), Literal: r.IntN(4) == 0})
 		})
 	}
 	to := fmt.Sprintf("s%d", r.IntN(6))
-	return fmt.Sprintf("copy %s %s", owner, to), false, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
+	return fmt.Sprintf("copy %s %s", owner, to), false, nil, run(func(ctx context.Context, st admin.Store) (*admin.Result, error) {
 		return admin.Copy(ctx, st, admin.CopyRequest{From: services[r.IntN(len(services))], To: to, Replace: r.IntN(2) == 0})
 	})
 }

@@ -46,13 +46,14 @@ func Set(ctx context.Context, st Store, r SetRequest) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	asFile := files(before, t)
 	change := func(v string) *impact.Change {
 		c := &impact.Change{}
 		c.Set(owner, key, resolve.NewValue(v))
-		switch r.Sensitive {
-		case MakeSensitive:
+		switch {
+		case r.Sensitive == MakeSensitive, r.Sensitive == Keep && asFile[key]:
 			c.SetSensitive(owner, key, true)
-		case NotSensitive:
+		case r.Sensitive == NotSensitive:
 			c.SetSensitive(owner, key, false)
 		}
 		return c
@@ -85,8 +86,27 @@ func Set(ctx context.Context, st Store, r SetRequest) (*Result, error) {
 	if !plan.Changed() && r.KMSKeyID == "" {
 		verb = "unchanged:"
 	}
-	line := keyLine(t, key, verb, listed(before, owner, key), listed(plan.After, owner, key))
+	line := keyLine(t, key, verb, listed(before, owner, key) || asFile[key], listed(plan.After, owner, key))
 	return newResult(plan, forced, t.Alias, sameKey(t, key), line), nil
+}
+
+// files are the keys service t's app gets as files (KEY_FILE), by its own
+// __sensitive, an import's, or a reference to a sensitive value: a key
+// set without --sensitive or --no-sensitive keeps what the app gets, so
+// these are listed in t's __sensitive when set. None for the globals,
+// whose sensitivity is their own list.
+func files(e *impact.Env, t Target) map[string]bool {
+	out := map[string]bool{}
+	if t.Global {
+		return out
+	}
+	keys, _ := e.View(t.Alias)
+	for _, k := range keys {
+		if k.Exposure == impact.AsFile {
+			out[k.Key] = true
+		}
+	}
+	return out
 }
 
 // sameKey says which export change a line about t's key states already.
