@@ -173,6 +173,14 @@ func TestSecretsRefusals(t *testing.T) {
 			forced: "services/shared/__import_svc",
 		},
 		{
+			name: "import-from: a sensitive variable would reach the environment",
+			seed: map[string]string{"services/a/K": c("a/K"), "services/a/__sensitive": "K", "services/b/K": c("b/K"),
+				"services/api/__import_svc": "$a", "services/api/X": c("api/X")},
+			args:   []string{"secrets", "import-from", "api", "b"},
+			want:   []string{"it moves 1 sensitive variable from a file to the environment", "$api: K would reach the environment (K_FILE -> K)", "--no-sensitive"},
+			forced: "services/api/__import_svc",
+		},
+		{
 			name: "copy --replace: a key another service references goes",
 			seed: map[string]string{"services/src/K": c("src/K"), "services/dst/K2": c("dst/K2"), "services/web/U": "#{$dst/K2}"},
 			args: []string{"secrets", "copy", "src", "dst", "--replace"},

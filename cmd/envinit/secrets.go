@@ -30,10 +30,12 @@ const impactText = `Before it writes anything, it reads the whole environment un
 prefix and resolves, with the entrypoint's own rules, every service the
 change touches. A change that would make a service's next start fail (a
 dangling or malformed reference, a new cycle, a missing import, an
-invalid or forbidden key, a service left with no parameter) is refused
-with exit 65 and nothing written, naming each service and why; --force
-writes it anyway and says what it broke. Every variable the change moves
-between KEY and KEY_FILE, in any service, is reported.`
+invalid or forbidden key, a service left with no parameter), or that
+would move a variable from its file to the environment (KEY_FILE -> KEY)
+other than by --no-sensitive, is refused with exit 65 and nothing
+written, naming each service and why; --force writes it anyway and says
+what it broke. Every variable the change moves between KEY and KEY_FILE,
+in any service, is reported.`
 
 var cmdSecrets = &command{
 	Name:      "secrets",

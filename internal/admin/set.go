@@ -62,7 +62,9 @@ func Set(ctx context.Context, st Store, r SetRequest) (*Result, error) {
 		// What the key and its sensitivity break whatever the value is
 		// refused before the value is asked for: a literal, which reads
 		// nothing and cannot break more than the value will, stands in.
-		if refused := refusal("secrets set", impact.Apply(before, change("x"))); refused != nil {
+		// (Not what the change does to the variables: that depends on
+		// the value's references.)
+		if refused := refusal("secrets set", impact.Apply(before, change("x")), false); refused != nil {
 			return nil, refused
 		}
 	}
@@ -77,6 +79,7 @@ func Set(ctx context.Context, st Store, r SetRequest) (*Result, error) {
 		v = resolve.Escape(v)
 	}
 	plan := impact.Apply(before, change(v))
+	r.declassify = r.Sensitive == NotSensitive
 	forced, err := commit(ctx, st, env.Prefix, "secrets set", plan, r.Options,
 		[]impact.Write{{Owner: owner, Key: key, Value: resolve.NewValue(v)}})
 	if err != nil {

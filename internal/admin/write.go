@@ -22,6 +22,11 @@ type Options struct {
 	// written again even when unchanged, so that they are encrypted with
 	// it.
 	KMSKeyID string
+
+	// declassify says the change makes a key not sensitive on purpose
+	// (set --no-sensitive): the variables it moves from files to the
+	// environment are what was asked.
+	declassify bool
 }
 
 // RefusedError is a write refused before anything was written: what it
@@ -51,10 +56,19 @@ func (e *RefusedError) Unwrap() []error      { return e.errs }
 
 // refusal returns why plan must not be written without --force, or nil:
 // a service it makes fail, a value or key no start can take, a service it
-// removes (its last key goes: its next start fails with no secrets).
-func refusal(op string, plan *impact.Plan) *RefusedError {
+// removes (its last key goes: its next start fails with no secrets), and,
+// with exposure, a variable it moves from a file to the environment.
+func refusal(op string, plan *impact.Plan, exposure bool) *RefusedError {
 	breaks, removes := plan.Breaks(), plan.Removes()
-	if len(breaks) == 0 && len(plan.Invalid) == 0 && len(removes) == 0 {
+	var moves []string
+	for _, imp := range plan.Services {
+		for _, x := range imp.Exports {
+			if exposure && x.Before == impact.AsFile && x.After == impact.AsVariable {
+				moves = append(moves, fmt.Sprintf("$%s: %s would reach the environment (%s -> %s)", imp.Alias, x.Key, x.Before.Variable(x.Key), x.After.Variable(x.Key)))
+			}
+		}
+	}
+	if len(breaks) == 0 && len(plan.Invalid) == 0 && len(removes) == 0 && len(moves) == 0 {
 		return nil
 	}
 	e := &RefusedError{Op: op}
@@ -81,6 +95,7 @@ func refusal(op string, plan *impact.Plan) *RefusedError {
 	for _, alias := range removes {
 		e.Lines = append(e.Lines, fmt.Sprintf("$%s: its last parameter goes, so its next start fails (service %s has no secrets)", alias, alias))
 	}
+	e.Lines = append(e.Lines, moves...)
 	if len(aliases) > 0 {
 		why = append(why, fmt.Sprintf("it would make the next start of %s fail (%s)", plural(len(aliases), "service"), strings.Join(aliases, ", ")))
 	}
@@ -93,12 +108,18 @@ func refusal(op string, plan *impact.Plan) *RefusedError {
 	if len(removes) > 0 {
 		why = append(why, fmt.Sprintf("it removes %s (%s)", plural(len(removes), "service"), strings.Join(removes, ", ")))
 	}
+	if len(moves) > 0 {
+		why = append(why, fmt.Sprintf("it moves %s from a file to the environment", plural(len(moves), "sensitive variable")))
+	}
 	e.Summary = strings.Join(why, ", and ")
 	if literal {
 		e.hints = append(e.hints, `a value holds "#{" that is not a reference (#{$/KEY} or #{$ALIAS/KEY}): --literal stores it exactly as given ("#{" written as "##{")`)
 	}
 	if len(removes) > 0 {
 		e.hints = append(e.hints, "to retire a service, that is what you want: add --force")
+	}
+	if len(moves) > 0 {
+		e.hints = append(e.hints, "a value the app gets as a file leaves it only when its key is made not sensitive (envinit secrets set SERVICE KEY --no-sensitive), or with --force")
 	}
 	e.hints = append(e.hints, "fix what it names first (envinit check SERVICE shows a service's problems), or add --force to write it anyway")
 	return e
@@ -112,7 +133,7 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " 
 // safe order, then puts again the keys of rewrite that it did not write,
 // when a KMS key is given. It returns the refusal --force overrode.
 func commit(ctx context.Context, st Store, prefix, op string, plan *impact.Plan, o Options, rewrite []impact.Write) (*RefusedError, error) {
-	refused := refusal(op, plan)
+	refused := refusal(op, plan, !o.declassify)
 	if refused != nil && !o.Force {
 		return nil, refused
 	}
