@@ -50,13 +50,18 @@ func init() {
 var cmdVersion = &command{
 	Name: "version", UsageLine: "version", Short: "print the version",
 	Long: `Prints the version: the one stamped at build time (-ldflags "-X main.version=v1.2.3"),
-else the module version go install recorded, else the commit.
+else the module version go install recorded, else the commit. A release
+build (scripts/build) also stamps its commit, printed after the version.
 
 examples:
   envinit version
   envinit --version`,
 	Run: func(_ context.Context, inv *invocation) error {
-		_, err := fmt.Fprintf(inv.stdout, "envinit %s\n", versionString())
+		v := versionString()
+		if commit != "" {
+			v += " (" + commit + ")"
+		}
+		_, err := fmt.Fprintf(inv.stdout, "envinit %s\n", v)
 		return err
 	},
 }

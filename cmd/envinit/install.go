@@ -42,8 +42,9 @@ examples:
 	},
 }
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version string
+// version and commit are stamped at build time by scripts/build:
+// -ldflags "-X main.version=v1.2.3 -X main.commit=<full hash>".
+var version, commit string
 
 // versionString is the stamped version, else the module version that go
 // install recorded, else the commit the binary was built from.
