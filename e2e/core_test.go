@@ -636,20 +636,27 @@ func TestVersion(t *testing.T) {
 // and stripped, so it runs in a scratch or distroless image.
 func TestBinaryIsStatic(t *testing.T) {
 	t.Parallel()
-	f, err := elf.Open(envinitBin)
+	assertStaticStripped(t, envinitBin)
+}
+
+// assertStaticStripped checks that the ELF file at path has no interpreter,
+// links no shared library and has no symbol table.
+func assertStaticStripped(t *testing.T, path string) {
+	t.Helper()
+	f, err := elf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			t.Errorf("envinit has an ELF interpreter; want a static binary")
+			t.Errorf("%s has an ELF interpreter; want a static binary", path)
 		}
 	}
 	if libs, err := f.ImportedLibraries(); err == nil && len(libs) > 0 {
-		t.Errorf("envinit links %v; want no shared library", libs)
+		t.Errorf("%s links %v; want no shared library", path, libs)
 	}
 	if s := f.Section(".symtab"); s != nil {
-		t.Errorf("envinit has a symbol table; want it stripped")
+		t.Errorf("%s has a symbol table; want it stripped", path)
 	}
 }
