@@ -1,7 +1,8 @@
 # The envinit image: FROM scratch, holding /envinit (static, stripped) and a
 # CA bundle for TLS to AWS, nothing else.
 #
-#   docker build -t envinit .          # BuildKit (the default since Docker 23)
+#   docker build -t envinit .                 # BuildKit or the classic builder
+#   scripts/image dist/envinit-linux-amd64    # no network: from a host-built binary
 #
 # It is meant to be used two ways (the README's "Deploying" section):
 #
@@ -12,38 +13,46 @@
 #   (b) run as a Kubernetes init container that copies the binary into a
 #       shared volume:  args: ["install", "/install"]
 #
+# Build arguments: VERSION and REVISION (what `envinit version` prints and
+# the image's labels say), GO_IMAGE (the image the binary is built in).
+#
 # Stages:
-#   binary  builds /envinit; also the seam where tests put a binary built
-#           elsewhere (below).
+#   binary  builds /envinit with scripts/build, as a release does; also the
+#           seam where a binary built elsewhere goes in (below).
 #   final   the shipped image. It only COPYs from `binary`, so its content
 #           and metadata do not depend on how `binary` was produced.
 #
 # The seam: `final` takes exactly two paths from the stage named `binary`,
 # /envinit and /etc/ssl/certs/ca-certificates.crt. Anything that provides
 # those two files can stand in for the Go build:
-#   - BuildKit:        docker buildx build --build-context binary=DIR --target final .
-#                      (DIR holds envinit and etc/ssl/certs/ca-certificates.crt)
-#   - classic builder: the e2e tests (e2e/docker_test.go, dockerBuildFinal)
-#                      cannot pull golang here; they cut the `final` stage out
-#                      of this file verbatim and build it after a FROM scratch
-#                      stage named `binary` holding a host-built static binary.
-# Either way, what the tests run IS this file's final stage. Keep `final` to
-# COPY --from=binary plus metadata: a RUN there cannot run on scratch, and the
-# e2e build rejects it.
+#   - scripts/image BINARY: any builder, no network. It builds this file's
+#     final stage, verbatim, after a FROM scratch stage named `binary` that
+#     holds BINARY and the host's CA bundle. The e2e tests build the image
+#     they run this way.
+#   - BuildKit:  docker buildx build --build-context binary=DIR --target final .
+#                (DIR holds envinit and etc/ssl/certs/ca-certificates.crt)
+# Keep `final` to COPY --from=binary, ARG and metadata: a RUN there cannot
+# run on scratch, and scripts/image refuses it.
 
-FROM --platform=$BUILDPLATFORM golang:1.26 AS binary
+# BuildKit sets BUILDPLATFORM, so the binary is cross-compiled on the build
+# machine and a multi-platform build (--platform linux/amd64,linux/arm64)
+# needs no emulator. The classic builder sets no platform arguments, and an
+# empty --platform fails to parse: it falls back to linux/amd64 (on an arm64
+# host, --build-arg BUILDPLATFORM=linux/arm64). No default on the ARG itself:
+# BuildKit would take it over its own value (docker/buildx#510).
+ARG BUILDPLATFORM
+ARG GO_IMAGE=golang:1.26
+FROM --platform=${BUILDPLATFORM:-linux/amd64} ${GO_IMAGE} AS binary
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# Cross-compiled on the build platform, so a multi-platform build
-# (--platform linux/amd64,linux/arm64) needs no emulator.
-ARG TARGETOS
+# Empty with the classic builder: scripts/build then builds for the Go
+# image's own platform, which is the engine's.
 ARG TARGETARCH
-# docker build --build-arg VERSION=v1.2.3: what `envinit version` prints.
 ARG VERSION=dev
-RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w -X main.version=$VERSION" -o /envinit ./cmd/envinit
+ARG REVISION=
+RUN GOARCH=$TARGETARCH VERSION=$VERSION COMMIT=$REVISION ./scripts/build /envinit
 # The golang image's CA bundle (Debian's ca-certificates) is the one the
 # final stage ships at /etc/ssl/certs/ca-certificates.crt, where Go looks.
 
@@ -57,3 +66,12 @@ COPY --from=binary /envinit /envinit
 # inherit this: their own USER applies.
 USER 65532:65532
 ENTRYPOINT ["/envinit"]
+# OCI annotations as labels. No licenses label: the repository declares no
+# licence yet.
+ARG VERSION=dev
+ARG REVISION=
+LABEL org.opencontainers.image.title="envinit" \
+      org.opencontainers.image.description="Container entrypoint that resolves a service's secrets from AWS SSM Parameter Store and execs the command" \
+      org.opencontainers.image.source="https://github.com/envinit/envinit" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
