@@ -3,7 +3,8 @@ package e2e
 // The release tests run scripts/release as a maintainer would, in clones
 // of the repository at the commit under test: the artifacts it lists, each
 // reproducible byte for byte, the version stamped, and the refusals that
-// keep a release tied to its tag.
+// keep a release tied to its tag. They build the commit checked out, as
+// the script does: commit a change to the scripts before running them.
 
 import (
 	"bytes"
@@ -38,7 +39,8 @@ func TestRelease(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("\n\n*** SKIPPING THE RELEASE TESTS: no git (%v).\n*** scripts/release is NOT tested on this machine.\n", err)
 	}
-	t.Parallel()
+	// Not parallel: four cross-compiles would starve the timing-sensitive
+	// tests.
 	commit := strings.TrimSpace(mustGit(t, "..", "rev-parse", "HEAD"))
 
 	// Two builds of the commit, from clones at different paths, run from
