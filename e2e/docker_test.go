@@ -916,3 +916,27 @@ func TestDockerfileFinalStage(t *testing.T) {
 		t.Errorf("scripts/image --print: exit %d, stdout %q, stderr %q; want the final stage up to the next FROM", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// TestImageScriptOtherArchitecture: scripts/image refuses a binary that is
+// not for the engine's architecture, which the classic builder would wrap
+// in an image that cannot start. Only the ELF header is read.
+func TestImageScriptOtherArchitecture(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	engine := strings.TrimSpace(mustDocker(t, "version", "--format", "{{.Server.Arch}}"))
+	other, machine := "arm64", byte(183) // EM_AARCH64
+	if engine == "arm64" {
+		other, machine = "amd64", 62 // EM_X86_64
+	}
+	header := make([]byte, 64)
+	copy(header, "\x7fELF\x02\x01\x01")
+	header[18] = machine
+	bin := filepath.Join(t.TempDir(), "envinit")
+	if err := os.WriteFile(bin, header, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runScript(t, dockerTimeout, "..", nil, "scripts/image", bin, "--tag", dockerTestID+"-other-arch:test")
+	if want := "is for " + other + ", the engine for " + engine; r.Code == 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("scripts/image with a %s binary: exit %d, stderr %q; want a refusal saying %q", other, r.Code, r.Stderr, want)
+	}
+}
