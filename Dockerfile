@@ -66,12 +66,12 @@ COPY --from=binary /envinit /envinit
 # inherit this: their own USER applies.
 USER 65532:65532
 ENTRYPOINT ["/envinit"]
-# OCI annotations as labels. No licenses label: the repository declares no
-# licence yet.
+# OCI annotations as labels; licenses is the SPDX identifier of LICENSE.
 ARG VERSION=dev
 ARG REVISION=
 LABEL org.opencontainers.image.title="envinit" \
       org.opencontainers.image.description="Container entrypoint that resolves a service's secrets from AWS SSM Parameter Store and execs the command" \
       org.opencontainers.image.source="https://github.com/envinit/envinit" \
+      org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"

@@ -83,9 +83,9 @@ func TestDockerfileBuilds(t *testing.T) {
 			if want := fmt.Sprintf("envinit %s (%s)\n", version, revision); out != want {
 				t.Errorf("docker run IMAGE version: got %q; want %q", out, want)
 			}
-			labels := mustDocker(t, "image", "inspect", "--format", `{{index .Config.Labels "org.opencontainers.image.version"}} {{index .Config.Labels "org.opencontainers.image.revision"}}`, tag)
-			if want := version + " " + revision + "\n"; labels != want {
-				t.Errorf("version and revision labels: got %q; want %q", labels, want)
+			labels := mustDocker(t, "image", "inspect", "--format", `{{index .Config.Labels "org.opencontainers.image.version"}} {{index .Config.Labels "org.opencontainers.image.revision"}} {{index .Config.Labels "org.opencontainers.image.licenses"}}`, tag)
+			if want := version + " " + revision + " Apache-2.0\n"; labels != want {
+				t.Errorf("version, revision and licenses labels: got %q; want %q", labels, want)
 			}
 		})
 	}

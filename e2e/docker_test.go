@@ -115,6 +115,7 @@ func testDockerFinalImage(t *testing.T, imgs dockerImages) {
 		"org.opencontainers.image.version":  "e2e",
 		"org.opencontainers.image.revision": "0123456789abcdef",
 		"org.opencontainers.image.title":    "envinit",
+		"org.opencontainers.image.licenses": "Apache-2.0",
 	} {
 		if got := config.Labels[k]; got != want {
 			t.Errorf("label %s: got %q; want %q", k, got, want)
@@ -876,6 +877,8 @@ func TestDockerfileFinalStage(t *testing.T) {
 		regexp.MustCompile(`(?m)^FROM --platform=\$\{BUILDPLATFORM:-linux/amd64\} \S+ AS binary$`),
 		regexp.MustCompile(`(?m)^RUN GOARCH=\$TARGETARCH VERSION=\$VERSION COMMIT=\$REVISION \./scripts/build /envinit$`),
 		regexp.MustCompile(`(?m)^!scripts/build$`),
+		// The SPDX identifier of LICENSE, checked below.
+		regexp.MustCompile(`(?m)^\s+org\.opencontainers\.image\.licenses="Apache-2\.0" \\$`),
 	} {
 		file := "../Dockerfile"
 		content := src
@@ -888,6 +891,10 @@ func TestDockerfileFinalStage(t *testing.T) {
 		if !want.Match(content) {
 			t.Errorf("%s: no line matching %s", file, want)
 		}
+	}
+
+	if license, err := os.ReadFile("../LICENSE"); err != nil || !regexp.MustCompile(`^\s*Apache License\s+Version 2\.0, January 2004\s`).Match(license) {
+		t.Errorf("LICENSE: %v; want the Apache License 2.0, which the licenses label names", err)
 	}
 
 	dir := t.TempDir()
