@@ -32,7 +32,7 @@ denied, configuration).
 examples:
   envinit check api
   ENVINIT_PREFIX=/prod/envinit envinit check api worker web`,
-	Settings: []string{"service", "prefix", "timeout", "store"},
+	Settings: uses("service", "prefix", "timeout", "store"),
 	MaxArgs:  -1,
 	Run:      runCheck,
 }

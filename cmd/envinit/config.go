@@ -2,18 +2,16 @@ package main
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/envinit/envinit/internal/cli"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
@@ -48,7 +46,6 @@ func (c *config) source(name string) string {
 type setting struct {
 	Flag, Var, Arg string
 	Default        string
-	Bool           bool
 	Usage          string
 	// set converts raw into c, or says why it cannot, without the value.
 	set func(c *config, raw string) error
@@ -90,7 +87,7 @@ var settings = []*setting{
 		c.Timeout = d
 		return nil
 	}},
-	{Flag: "override", Var: "ENVINIT_OVERRIDE", Default: "true", Bool: true, Usage: "secrets replace variables already set; =false: existing ones win", set: func(c *config, raw string) error {
+	{Flag: "override", Var: "ENVINIT_OVERRIDE", Default: "true", Usage: "secrets replace variables already set; =false: existing ones win", set: func(c *config, raw string) error {
 		b, err := strconv.ParseBool(raw)
 		if err != nil {
 			return errors.New("not a valid boolean (true or false)")
@@ -121,6 +118,16 @@ var settings = []*setting{
 		c.KMSKeyID = raw
 		return nil
 	}},
+}
+
+// uses returns the flags of the named settings, for a command's Settings.
+func uses(names ...string) []*cli.Flag {
+	var out []*cli.Flag
+	for _, name := range names {
+		s := settingNamed(name)
+		out = append(out, &cli.Flag{Name: s.Flag, Var: s.Var, Arg: s.Arg, Default: s.Default, Usage: s.Usage})
+	}
+	return out
 }
 
 func settingNamed(name string) *setting {
@@ -168,7 +175,8 @@ func loadConfig(cmd *command, given map[string]string) (config, error) {
 	if err := envconfig.Process("envinit", &v); err != nil {
 		return c, &configError{msg: "reading the ENVINIT_* variables: " + err.Error()}
 	}
-	for _, name := range cmd.Settings {
+	for _, f := range cmd.Settings {
+		name := f.Name
 		s := settingNamed(name)
 		raw, from := s.Default, ""
 		if f, ok := given[name]; ok {
@@ -183,7 +191,7 @@ func loadConfig(cmd *command, given map[string]string) (config, error) {
 			if from == s.Var {
 				return c, &configError{msg: from + ": " + err.Error()}
 			}
-			return c, &usageError{cmd: cmd, msg: from + ": " + err.Error()}
+			return c, usagef(cmd, "%s: %s", from, err)
 		}
 	}
 	return c, nil
@@ -282,120 +290,19 @@ func (inv *invocation) services() ([]string, error) {
 	return inv.args, nil
 }
 
-// rawFlag is every flag's flag.Value: the raw string, converted later.
-type rawFlag struct {
-	value  string
-	isBool bool
-}
-
-func (f *rawFlag) String() string     { return f.value }
-func (f *rawFlag) Set(s string) error { f.value = s; return nil }
-func (f *rawFlag) IsBoolFlag() bool   { return f.isBool }
-
-// parse parses a command line for cmd: flags and positional arguments may
-// be mixed, everything after -- is rest. Every flag is taken as a raw
-// string and recorded with fs.Visit; the settings are then converted by
-// loadConfig. No error quotes a flag's value.
+// parse parses a command line for cmd (internal/cli), then converts the
+// settings it uses, merged with their variables, once.
 func parse(a *app, cmd *command, args []string) (*invocation, error) {
-	fs := flag.NewFlagSet("envinit "+cmd.Name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // its messages would echo values
-	fs.Usage = func() {}
-	isBool := map[string]bool{}
-	for _, name := range cmd.Settings {
-		s := settingNamed(name)
-		fs.Var(&rawFlag{isBool: s.Bool}, name, "")
-		isBool[name] = s.Bool
+	l, err := cli.Parse(cmd, args)
+	if err != nil {
+		return nil, err
 	}
+	inv := &invocation{app: a, cmd: cmd, args: l.Args, rest: l.Rest, dash: l.Dash, flags: map[string]string{}}
 	for _, f := range cmd.Flags {
-		fs.Var(&rawFlag{isBool: f.Arg == ""}, f.Name, "")
-		isBool[f.Name] = f.Arg == ""
-	}
-
-	inv := &invocation{app: a, cmd: cmd, flags: map[string]string{}}
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, flagError(cmd, err)
-		}
-		rest := fs.Args()
-		n := len(args) - len(rest)
-		if n > 0 && args[n-1] == "--" {
-			inv.rest, inv.dash = rest, true
-			break
-		}
-		if len(rest) == 0 {
-			break
-		}
-		// A switch given its value apart, --override false: the flag
-		// package takes the switch alone and false as an argument.
-		if n > 0 {
-			if prev, name := args[n-1], strings.TrimLeft(args[n-1], "-"); strings.HasPrefix(prev, "-") && isBool[name] && !strings.Contains(prev, "=") &&
-				(strings.EqualFold(rest[0], "true") || strings.EqualFold(rest[0], "false")) {
-				return nil, usagef(cmd, "--%s takes its value after =: write --%s=%s", name, name, strings.ToLower(rest[0]))
-			}
-		}
-		inv.args = append(inv.args, rest[0])
-		args = rest[1:]
-	}
-	given := map[string]string{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
-	for _, f := range cmd.Flags {
-		v, ok := given[f.Name]
-		if !ok {
-			continue
-		}
-		inv.flags[f.Name] = v
-		if _, err := strconv.ParseBool(v); f.Arg == "" && err != nil {
-			return nil, usagef(cmd, "--%s: not a valid boolean (true or false)", f.Name)
-		}
-		if f.Values != nil && !slices.Contains(f.Values, v) {
-			return nil, usagef(cmd, "--%s must be %s", f.Name, orList(f.Values))
+		if v, ok := l.Given[f.Name]; ok {
+			inv.flags[f.Name] = v
 		}
 	}
-	if len(inv.args) < cmd.MinArgs || cmd.MaxArgs >= 0 && len(inv.args) > cmd.MaxArgs {
-		// Arguments are counted, never printed: a value typed there by
-		// mistake must not be echoed.
-		return nil, usagef(cmd, "got %s; want %s", plural(len(inv.args), "argument"), cmd.UsageLine)
-	}
-	var err error
-	inv.cfg, err = loadConfig(cmd, given)
+	inv.cfg, err = loadConfig(cmd, l.Given)
 	return inv, err
-}
-
-// flagError is the flag package's error without the value it may quote,
-// with the closest flag suggested for an unknown one.
-func flagError(cmd *command, err error) error {
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		e := &usageError{cmd: cmd, msg: "unknown flag --" + name}
-		if s := closest(name, cmd.allNames()); s != "" {
-			e.hints = append(e.hints, "did you mean --"+s+"?")
-		}
-		if cmd.FlagHint != "" {
-			e.hints = append(e.hints, cmd.FlagHint)
-		}
-		return e
-	}
-	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
-		return usagef(cmd, "--%s needs a value", name)
-	}
-	// "bad flag syntax: ---x" and anything else: the text may be a value.
-	return usagef(cmd, "bad flag syntax")
-}
-
-// orList says "a, b or c".
-func orList(words []string) string {
-	if len(words) == 1 {
-		return words[0]
-	}
-	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

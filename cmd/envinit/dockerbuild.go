@@ -38,7 +38,7 @@ docker is exec'd: its output and exit code are the command's own.
 examples:
   envinit docker-build api -- -t api:1.4 .
   envinit docker-build --service api --dry-run -- -t api:1.4 .`,
-	Settings: []string{"service", "prefix", "timeout", "store", "log"},
+	Settings: uses("service", "prefix", "timeout", "store", "log"),
 	Flags: []flagSpec{
 		{Name: "docker", Arg: "PATH", Default: "docker", Usage: "the docker CLI to run: a name looked up in PATH, or a path"},
 		{Name: "dry-run", Usage: "print the docker command line (it holds no value) instead of running it"},

@@ -25,7 +25,7 @@ the PATH of its final environment. -- is required before COMMAND.
 examples:
   ENVINIT_SERVICE=api envinit -- /app serve
   ENTRYPOINT ["/envinit", "--"]  with  CMD ["/app", "serve"]`,
-	Settings: []string{"service", "prefix", "secrets-dir", "timeout", "override", "user", "log", "store"},
+	Settings: uses("service", "prefix", "secrets-dir", "timeout", "override", "user", "log", "store"),
 	MaxArgs:  -1,
 	Run:      runExec,
 }

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"os"
-	"strings"
 	"syscall"
 
 	"github.com/envinit/envinit/internal/admin"
+	"github.com/envinit/envinit/internal/cli"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/resolve"
@@ -31,33 +29,6 @@ const (
 	exitNotFound      = 127
 )
 
-// usageError is a bad command line (exit 64). Its hints end with where
-// the usage is shown.
-type usageError struct {
-	cmd   *command // nil: envinit's own
-	msg   string
-	hints []string
-}
-
-func usagef(cmd *command, format string, args ...any) error {
-	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, args...)}
-}
-
-func (e *usageError) Error() string {
-	if e.cmd != nil && e.cmd.Name != "" {
-		return e.cmd.Name + ": " + e.msg
-	}
-	return e.msg
-}
-
-func (e *usageError) Hints() []string {
-	help := "envinit help shows the usage"
-	if e.cmd != nil && e.cmd.Name != "" {
-		help = "envinit " + e.cmd.Name + " --help shows the usage"
-	}
-	return append(e.hints, help)
-}
-
 // configError is an ENVINIT_* setting that is missing or invalid (exit 78).
 type configError struct {
 	msg   string
@@ -67,32 +38,13 @@ type configError struct {
 func (e *configError) Error() string   { return e.msg }
 func (e *configError) Hints() []string { return e.hints }
 
-// hinter is an error that says how to fix it, on lines of their own.
-type hinter interface{ Hints() []string }
-
-// printError writes err as "envinit: " lines: the error (an error that
-// lists problems has a line for each), then its hints.
-func printError(w io.Writer, err error) {
-	var b strings.Builder
-	for _, line := range strings.Split(err.Error(), "\n") {
-		fmt.Fprintf(&b, "envinit: %s\n", line)
-	}
-	var h hinter
-	if errors.As(err, &h) {
-		for _, hint := range h.Hints() {
-			fmt.Fprintf(&b, "envinit: hint: %s\n", hint)
-		}
-	}
-	io.WriteString(w, b.String())
-}
-
 // exitCode maps an error from run to its exit code. The order matters
 // where an error matches more than one: an interrupt wins over the store
 // error it caused.
 func exitCode(err error) int {
 	var intr *interrupted
 	var prompt *term.InterruptedError
-	var usage *usageError
+	var usage *cli.UsageError
 	var cfg *configError
 	var noInput *noInputError
 	switch {

@@ -41,7 +41,7 @@ examples:
   envinit fingerprint api
   envinit fingerprint --all --format json
   ENVINIT_FINGERPRINT=$(envinit fingerprint api | cut -d' ' -f2)`,
-	Settings: []string{"service", "prefix", "timeout", "store"},
+	Settings: uses("service", "prefix", "timeout", "store"),
 	Flags: []flagSpec{
 		{Name: "all", Usage: "every service under the prefix"},
 		{Name: "format", Arg: "FORMAT", Values: []string{"text", "json"}, Default: "text", Usage: "output format: text or json"},

@@ -45,6 +45,7 @@ import (
 	"strings"
 
 	"github.com/envinit/envinit/internal/admin"
+	"github.com/envinit/envinit/internal/cli"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
 )
@@ -56,7 +57,7 @@ func main() {
 	if err == nil {
 		os.Exit(0) // a tool that succeeded; the exec form never returns nil
 	}
-	printError(os.Stderr, err)
+	cli.PrintError(os.Stderr, err)
 	os.Exit(exitCode(err))
 }
 

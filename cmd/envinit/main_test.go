@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/envinit/envinit/internal/admin"
+	"github.com/envinit/envinit/internal/cli"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/resolve"
@@ -94,7 +95,7 @@ func runAppStdin(t *testing.T, store memStore, stdin string, args ...string) run
 	}
 	r.err = a.run(context.Background(), args)
 	if r.err != nil {
-		printError(&stderr, r.err)
+		cli.PrintError(&stderr, r.err)
 	}
 	r.stdout, r.stderr = stdout.String(), stderr.String()
 	return r
@@ -103,7 +104,7 @@ func runAppStdin(t *testing.T, store memStore, stdin string, args ...string) run
 // errorText is err as main prints it.
 func errorText(err error) string {
 	var b strings.Builder
-	printError(&b, err)
+	cli.PrintError(&b, err)
 	return b.String()
 }
 
@@ -206,7 +207,7 @@ func TestContract(t *testing.T) {
 
 			// Invalid variables the command does not use: ignored.
 			for name, v := range bad {
-				if !slices.ContainsFunc(cmd.Settings, func(s string) bool { return settingNamed(s).Var == name }) {
+				if !slices.ContainsFunc(cmd.Settings, func(s *cli.Flag) bool { return s.Var == name }) {
 					t.Setenv(name, v)
 				}
 			}
@@ -222,7 +223,7 @@ func TestContract(t *testing.T) {
 
 			// An unknown flag: 64, with the closest one suggested.
 			typo, want := "--hepl", "--help"
-			if names := cmd.allNames(); len(names) > 0 {
+			if names := cmd.AllNames(); len(names) > 0 {
 				typo, want = "--"+names[0]+"x", "--"+names[0]
 			}
 			r = run(typo)
@@ -255,7 +256,7 @@ func TestEverySettingHasItsVariable(t *testing.T) {
 		t.Run(s.Var, func(t *testing.T) {
 			valid := map[string]string{"service": "svc", "prefix": "/p", "secrets-dir": "/run/x", "timeout": "7s",
 				"override": "false", "user": "app", "log": "debug", "store": "file:/x.json", "kms-key-id": "alias/k"}[s.Flag]
-			cmd := &command{Name: "t", Settings: []string{s.Flag}}
+			cmd := &command{Name: "t", Settings: uses(s.Flag)}
 			t.Setenv(s.Var, valid)
 			c, err := loadConfig(cmd, nil)
 			if err != nil || c.from[s.Flag] != s.Var {
@@ -407,7 +408,7 @@ func TestExitCodes(t *testing.T) {
 		{&interrupted{syscall.SIGINT}, 130},
 		{fmt.Errorf("fetching: %w", &interrupted{syscall.SIGTERM}), 143},
 		{&term.InterruptedError{Signal: syscall.SIGINT}, 130},
-		{&usageError{msg: "x"}, 64},
+		{cli.Usagef("", "x"), 64},
 		{&admin.UsageError{Reason: "x"}, 64},
 		{&resolve.CycleError{Kind: "reference"}, 65},
 		{errors.Join(&resolve.MissingError{}, &resolve.KeyError{}), 65},

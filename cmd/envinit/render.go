@@ -45,7 +45,7 @@ examples:
   ENVINIT_SERVICE=api envinit render
   envinit render api --format json | jq '.variables[] | select(.sensitive)'
   envinit render api --format dotenv --reveal > .env   # local development only`,
-	Settings: []string{"service", "prefix", "secrets-dir", "timeout", "override", "user", "log", "store"},
+	Settings: uses("service", "prefix", "secrets-dir", "timeout", "override", "user", "log", "store"),
 	Flags: []flagSpec{
 		{Name: "format", Arg: "FORMAT", Values: []string{"env", "dotenv", "json"}, Default: "env", Usage: "output format: env, dotenv or json"},
 		{Name: "reveal", Usage: "print sensitive values instead of " + sensitiveMark},

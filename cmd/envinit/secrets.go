@@ -16,8 +16,8 @@ import (
 // The settings of the secrets actions: the reads work on SSM or a file
 // store, the writes on SSM, with its KMS key.
 var (
-	secretsRead  = []string{"prefix", "timeout", "store"}
-	secretsWrite = []string{"prefix", "timeout", "store", "kms-key-id"}
+	secretsRead  = uses("prefix", "timeout", "store")
+	secretsWrite = uses("prefix", "timeout", "store", "kms-key-id")
 )
 
 var (
@@ -273,7 +273,7 @@ func secretsTarget(inv *invocation, want int) (admin.Target, []string, error) {
 		}
 		var err error
 		if t, err = admin.ParseTarget(args[0]); err != nil {
-			return t, nil, &usageError{cmd: inv.cmd, msg: err.Error()}
+			return t, nil, usagef(inv.cmd, "%s", err)
 		}
 		args = args[1:]
 	}
@@ -358,7 +358,7 @@ func runSet(ctx context.Context, inv *invocation) error {
 		return err
 	}
 	if err := admin.CheckKeyArg(args[0]); err != nil {
-		return &usageError{cmd: inv.cmd, msg: err.Error()}
+		return usagef(inv.cmd, "%s", err)
 	}
 	st, err := writing(ctx, inv)
 	if err != nil {
@@ -432,7 +432,7 @@ func parseKeyArgs(inv *invocation) (keyArgs, error) {
 		return keyArgs{}, err
 	}
 	if err := admin.CheckNameArg(args[0]); err != nil {
-		return keyArgs{}, &usageError{cmd: inv.cmd, msg: err.Error()}
+		return keyArgs{}, usagef(inv.cmd, "%s", err)
 	}
 	return keyArgs{target: t, key: args[0]}, nil
 }
@@ -498,7 +498,7 @@ func runList(ctx context.Context, inv *invocation) error {
 
 func runFind(ctx context.Context, inv *invocation) error {
 	if err := admin.CheckNameArg(inv.args[0]); err != nil {
-		return &usageError{cmd: inv.cmd, msg: err.Error()}
+		return usagef(inv.cmd, "%s", err)
 	}
 	rd, err := reading(ctx, inv)
 	if err != nil {
@@ -633,7 +633,7 @@ func runExport(ctx context.Context, inv *invocation) error {
 func runCopy(ctx context.Context, inv *invocation) error {
 	for _, a := range inv.args {
 		if _, err := admin.ParseTarget(a); err != nil {
-			return &usageError{cmd: inv.cmd, msg: err.Error()}
+			return usagef(inv.cmd, "%s", err)
 		}
 	}
 	st, err := writing(ctx, inv)
