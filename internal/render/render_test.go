@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"bytes"
@@ -33,33 +33,33 @@ func testResult() *resolve.Result {
 	}
 }
 
-func render(t *testing.T, container []string, override, all bool) []renderVar {
+func render(t *testing.T, container []string, override, all bool) []Var {
 	t.Helper()
 	res := testResult()
 	env, files, err := execve.BuildEnv(execve.Env{Container: container, Refs: res.Env, Secrets: res.Secrets, Override: override, Dir: "/run/secrets"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return renderVars(env, files, res, "api", all)
+	return Vars(env, files, res, "api", all)
 }
 
 func TestRenderAnnotations(t *testing.T) {
 	vars := render(t, []string{"PATH=/bin", "FROM_ENV=#{$/DB_HOST}"}, true, false)
 	var buf bytes.Buffer
-	if err := writeJSON(&buf, "api", "/run/secrets", vars, false); err != nil {
+	if err := WriteJSON(&buf, "api", "/run/secrets", vars, false); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(buf.String(), secretCanary) {
 		t.Fatalf("json without --reveal holds a sensitive value:\n%s", buf.String())
 	}
-	var doc renderDoc
+	var doc Doc
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.Service != "api" || doc.SecretsDir != "/run/secrets" || doc.Revealed {
 		t.Errorf("header = %q, %q, revealed %v", doc.Service, doc.SecretsDir, doc.Revealed)
 	}
-	got := map[string]jsonVar{}
+	got := map[string]JSONVar{}
 	var names []string
 	for _, v := range doc.Variables {
 		got[v.Name] = v
@@ -72,8 +72,8 @@ func TestRenderAnnotations(t *testing.T) {
 		name, value, origin, service, file, refs string
 		sensitive                                bool
 	}{
-		{"DATABASE_URL", sensitiveMark, "own", "api", "/run/secrets/DATABASE_URL", "$/DB_PASSWORD", true},
-		{"DB_PASSWORD", sensitiveMark, "import", "shared", "/run/secrets/DB_PASSWORD", "", true},
+		{"DATABASE_URL", SensitiveMark, "own", "api", "/run/secrets/DATABASE_URL", "$/DB_PASSWORD", true},
+		{"DB_PASSWORD", SensitiveMark, "import", "shared", "/run/secrets/DB_PASSWORD", "", true},
 		{"FROM_ENV", "db:5432", "env", "", "", "$/DB_HOST", false},
 		{"GREETING", plainCanary + ` "hi" $x #y`, "own", "api", "", "", false},
 		{"LOG_LEVEL", "info", "import", "shared", "", "", false},
@@ -90,7 +90,7 @@ func TestRenderAnnotations(t *testing.T) {
 	}
 
 	buf.Reset()
-	if err := writeJSON(&buf, "api", "/run/secrets", vars, true); err != nil {
+	if err := WriteJSON(&buf, "api", "/run/secrets", vars, true); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), `"value": "`+secretCanary+`"`) || !strings.Contains(buf.String(), `"revealed": true`) {
@@ -108,9 +108,9 @@ func TestRenderRedactsUnlessRevealed(t *testing.T) {
 		name  string
 		write func(*bytes.Buffer, bool) error
 	}{
-		{"env", func(b *bytes.Buffer, r bool) error { return writeEnv(b, vars, r) }},
-		{"dotenv", func(b *bytes.Buffer, r bool) error { return writeDotenv(b, vars, r) }},
-		{"json", func(b *bytes.Buffer, r bool) error { return writeJSON(b, "api", "/run/secrets", vars, r) }},
+		{"env", func(b *bytes.Buffer, r bool) error { return WriteEnv(b, vars, r) }},
+		{"dotenv", func(b *bytes.Buffer, r bool) error { return WriteDotenv(b, vars, r) }},
+		{"json", func(b *bytes.Buffer, r bool) error { return WriteJSON(b, "api", "/run/secrets", vars, r) }},
 	} {
 		var hidden, shown bytes.Buffer
 		if err := f.write(&hidden, false); err != nil {
@@ -122,8 +122,8 @@ func TestRenderRedactsUnlessRevealed(t *testing.T) {
 		if strings.Contains(hidden.String(), secretCanary) {
 			t.Errorf("%s without --reveal holds a sensitive value:\n%s", f.name, hidden.String())
 		}
-		if !strings.Contains(hidden.String(), sensitiveMark) || !strings.Contains(hidden.String(), "/run/secrets/DB_PASSWORD") {
-			t.Errorf("%s without --reveal: want %s and the file path:\n%s", f.name, sensitiveMark, hidden.String())
+		if !strings.Contains(hidden.String(), SensitiveMark) || !strings.Contains(hidden.String(), "/run/secrets/DB_PASSWORD") {
+			t.Errorf("%s without --reveal: want %s and the file path:\n%s", f.name, SensitiveMark, hidden.String())
 		}
 		if !strings.Contains(shown.String(), secretCanary) {
 			t.Errorf("%s with --reveal: want the sensitive value", f.name)
@@ -137,7 +137,7 @@ func TestRenderRedactsUnlessRevealed(t *testing.T) {
 func TestRenderEnvAndDotenv(t *testing.T) {
 	vars := render(t, nil, true, false)
 	var b bytes.Buffer
-	if err := writeEnv(&b, vars, false); err != nil {
+	if err := WriteEnv(&b, vars, false); err != nil {
 		t.Fatal(err)
 	}
 	wantEnv := "DATABASE_URL=<sensitive>\nDATABASE_URL_FILE=/run/secrets/DATABASE_URL\n" +
@@ -148,7 +148,7 @@ func TestRenderEnvAndDotenv(t *testing.T) {
 	}
 
 	b.Reset()
-	if err := writeDotenv(&b, vars, false); err != nil {
+	if err := WriteDotenv(&b, vars, false); err != nil {
 		t.Fatal(err)
 	}
 	pairs, errs := dotenv.Parse(b.Bytes())
@@ -180,20 +180,20 @@ func TestRenderEnvAndDotenv(t *testing.T) {
 // shows it as the container's, and --all adds the rest of the environment.
 func TestRenderOverrideFalseAndAll(t *testing.T) {
 	vars := render(t, []string{"GREETING=from the container", "DB_PASSWORD_FILE=/mnt/pw", "HOME=/root"}, false, true)
-	got := map[string]renderVar{}
+	got := map[string]Var{}
 	for _, v := range vars {
 		got[v.Name] = v
 	}
-	if v := got["GREETING"]; v.Value.Reveal() != "from the container" || v.Origin != originContainer || !strings.Contains(v.Note, "ENVINIT_OVERRIDE=false") {
+	if v := got["GREETING"]; v.Value.Reveal() != "from the container" || v.Origin != OriginContainer || !strings.Contains(v.Note, "ENVINIT_OVERRIDE=false") {
 		t.Errorf("GREETING = %+v; want the container's value, noted", v)
 	}
-	if v := got["DB_PASSWORD_FILE"]; v.Value.Reveal() != "/mnt/pw" || v.Origin != originContainer || v.Note == "" {
+	if v := got["DB_PASSWORD_FILE"]; v.Value.Reveal() != "/mnt/pw" || v.Origin != OriginContainer || v.Note == "" {
 		t.Errorf("DB_PASSWORD_FILE = %+v; want the container's own file, noted", v)
 	}
 	if _, ok := got["DB_PASSWORD"]; ok {
 		t.Errorf("DB_PASSWORD listed; want only the container's DB_PASSWORD_FILE")
 	}
-	if v := got["HOME"]; v.Value.Reveal() != "/root" || v.Origin != originContainer || v.Note != "" {
+	if v := got["HOME"]; v.Value.Reveal() != "/root" || v.Origin != OriginContainer || v.Note != "" {
 		t.Errorf("HOME = %+v; want it with --all, as the container's", v)
 	}
 	if v := got["DATABASE_URL"]; !v.Sensitive || v.File != "/run/secrets/DATABASE_URL" {
