@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/envinit/envinit/internal/dockerbuild"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/resolve"
 )
@@ -73,100 +74,22 @@ func runDockerBuild(ctx context.Context, inv *invocation) error {
 		return err
 	}
 	docker := inv.flag("docker")
-	argv, env, skipped, err := dockerBuildCommand(docker, res.Secrets, inv.environ, inv.rest)
+	b, err := dockerbuild.Command(docker, res.Secrets, inv.environ, inv.rest)
 	if err != nil {
 		return err
 	}
-	for _, k := range skipped {
+	for _, k := range b.Skipped {
 		log.Warn("envinit: key left out of the build: docker itself reads a variable of that name", "key", k)
 	}
 	if inv.on("dry-run") {
-		_, err := fmt.Fprintln(inv.stdout, shellJoin(argv))
+		_, err := fmt.Fprintln(inv.stdout, dockerbuild.ShellJoin(b.Argv))
 		return err
 	}
-	var buildArgs, secrets []string
-	for _, s := range res.Secrets {
-		if s.Sensitive {
-			secrets = append(secrets, s.Key)
-		} else {
-			buildArgs = append(buildArgs, s.Key)
-		}
-	}
 	log.Info("envinit: running docker build", "service", service,
-		"build_args", strings.Join(buildArgs, ","), "secrets", strings.Join(secrets, ","))
-	path, err := execve.LookPath(docker, env)
+		"build_args", strings.Join(b.BuildArgs, ","), "secrets", strings.Join(b.Secrets, ","))
+	path, err := execve.LookPath(docker, b.Env)
 	if err != nil {
 		return fmt.Errorf("docker-build: %w (install the Docker CLI, or give its path with --docker)", err)
 	}
-	return inv.exec(path, argv, env)
-}
-
-// dockerBuildCommand returns docker's argv and environment: environ less
-// ENVINIT_*, with DOCKER_BUILDKIT=1 and every secret's value, and the
-// flags that name them. skipped are keys docker would read itself.
-func dockerBuildCommand(docker string, secrets []resolve.Secret, environ, userArgs []string) (argv, env, skipped []string, err error) {
-	vars := map[string]string{}
-	var order []string
-	set := func(k, v string) {
-		if _, ok := vars[k]; !ok {
-			order = append(order, k)
-		}
-		vars[k] = v
-	}
-	for _, v := range resolve.ContainerEnv(environ) {
-		set(v.Name, v.Value)
-	}
-
-	argv = []string{docker, "build"}
-	sensitive := false
-	for _, s := range secrets {
-		if dockerReads(s.Key) {
-			skipped = append(skipped, s.Key)
-			continue
-		}
-		if s.Sensitive {
-			sensitive = true
-			argv = append(argv, "--secret", "id="+s.Key+",env="+s.Key)
-		} else {
-			argv = append(argv, "--build-arg", s.Key)
-		}
-		set(s.Key, s.Value.Reveal())
-	}
-	if v, ok := vars["DOCKER_BUILDKIT"]; ok && sensitive && (v == "0" || strings.EqualFold(v, "false")) {
-		return nil, nil, nil, &configError{msg: "DOCKER_BUILDKIT=0 turns BuildKit off, and only BuildKit takes build secrets, which this service's sensitive keys need",
-			hints: []string{"unset DOCKER_BUILDKIT"}}
-	}
-	if _, ok := vars["DOCKER_BUILDKIT"]; !ok || sensitive {
-		set("DOCKER_BUILDKIT", "1")
-	}
-	argv = append(argv, userArgs...)
-	for _, k := range order {
-		env = append(env, k+"="+vars[k])
-	}
-	return argv, env, skipped, nil
-}
-
-// dockerReads reports whether the docker CLI (or buildx) reads k from its
-// own environment: a build arg of that name would change docker itself.
-func dockerReads(k string) bool {
-	switch {
-	case k == "PATH", k == "HOME":
-		return true
-	case strings.HasPrefix(k, "DOCKER_"), strings.HasPrefix(k, "BUILDX_"), strings.HasPrefix(k, "BUILDKIT_"):
-		return true
-	}
-	return false
-}
-
-// shellJoin quotes argv for a POSIX shell, for --dry-run.
-func shellJoin(argv []string) string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && strings.Trim(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.,/:=@%+") == "" {
-			out[i] = a
-		} else {
-			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-	}
-	return strings.Join(out, " ")
+	return inv.exec(path, b.Argv, b.Env)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/envinit/envinit/internal/admin"
 	"github.com/envinit/envinit/internal/cli"
+	"github.com/envinit/envinit/internal/dockerbuild"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/resolve"
@@ -54,7 +55,7 @@ func exitCode(err error) int {
 		return signalExit(prompt.Signal)
 	case errors.As(err, &usage), errors.Is(err, admin.ErrUsage):
 		return exitUsage
-	case errors.As(err, &cfg), errors.Is(err, fetch.ErrConfig), errors.Is(err, execve.ErrUser):
+	case errors.As(err, &cfg), errors.Is(err, fetch.ErrConfig), errors.Is(err, execve.ErrUser), errors.Is(err, dockerbuild.ErrConfig):
 		return exitConfig
 	case errors.As(err, &noInput):
 		return exitNoInput

@@ -15,6 +15,7 @@ import (
 
 	"github.com/envinit/envinit/internal/admin"
 	"github.com/envinit/envinit/internal/cli"
+	"github.com/envinit/envinit/internal/dockerbuild"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
 	"github.com/envinit/envinit/internal/resolve"
@@ -425,6 +426,7 @@ func TestExitCodes(t *testing.T) {
 		{&admin.RefusedError{Op: "secrets set"}, 65},
 		{fmt.Errorf("x: %w", fetch.ErrConfig), 78},
 		{fmt.Errorf("x: %w", execve.ErrUser), 78},
+		{&dockerbuild.BuildKitOffError{}, 78},
 		{fmt.Errorf("x: %w", execve.ErrNotExecutable), 126},
 		{fmt.Errorf("x: %w", execve.ErrNotFound), 127},
 		{errors.New("a bug"), 70},

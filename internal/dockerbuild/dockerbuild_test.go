@@ -1,12 +1,15 @@
-package main
+package dockerbuild
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/envinit/envinit/internal/resolve"
 )
+
+const canary = "CANARY-d0cker"
 
 func TestDockerBuildCommand(t *testing.T) {
 	secrets := []resolve.Secret{
@@ -17,10 +20,11 @@ func TestDockerBuildCommand(t *testing.T) {
 		{Key: "HOME_DIR", Value: resolve.NewValue("/h")},
 	}
 	environ := []string{"PATH=/usr/bin", "ENVINIT_SERVICE=api", "LOG_LEVEL=from the shell", "HOME=/root", "PATH=/second"}
-	argv, env, skipped, err := dockerBuildCommand("docker", secrets, environ, []string{"-t", "app:1", "--build-arg", "LOG_LEVEL=mine", "."})
+	b, err := Command("docker", secrets, environ, []string{"-t", "app:1", "--build-arg", "LOG_LEVEL=mine", "."})
 	if err != nil {
 		t.Fatal(err)
 	}
+	argv, env, skipped := b.Argv, b.Env, b.Skipped
 	want := []string{"docker", "build",
 		"--build-arg", "LOG_LEVEL", "--secret", "id=NPM_TOKEN,env=NPM_TOKEN", "--build-arg", "HOME_DIR",
 		"-t", "app:1", "--build-arg", "LOG_LEVEL=mine", "."}
@@ -36,6 +40,9 @@ func TestDockerBuildCommand(t *testing.T) {
 	}
 	if !slices.Equal(skipped, []string{"PATH", "DOCKER_HOST"}) {
 		t.Errorf("skipped %q; want PATH and DOCKER_HOST", skipped)
+	}
+	if !slices.Equal(b.BuildArgs, []string{"LOG_LEVEL", "HOME_DIR"}) || !slices.Equal(b.Secrets, []string{"NPM_TOKEN"}) {
+		t.Errorf("build args %q, secrets %q; want LOG_LEVEL, HOME_DIR and NPM_TOKEN, the keys passed", b.BuildArgs, b.Secrets)
 	}
 }
 
@@ -53,22 +60,23 @@ func TestDockerBuildKit(t *testing.T) {
 		{"forced on for secrets", sensitive, []string{"DOCKER_BUILDKIT=1"}, "1"},
 		{"refused off with secrets", sensitive, []string{"DOCKER_BUILDKIT=0"}, "error"},
 	} {
-		_, env, _, err := dockerBuildCommand("docker", tt.secrets, tt.environ, nil)
+		b, err := Command("docker", tt.secrets, tt.environ, nil)
+		var off *BuildKitOffError
 		switch {
 		case tt.want == "error":
-			if exitCode(err) != exitConfig || !strings.Contains(errorText(err), "unset DOCKER_BUILDKIT") {
-				t.Errorf("%s: got %v; want exit 78 saying to unset DOCKER_BUILDKIT", tt.name, err)
+			if !errors.Is(err, ErrConfig) || !errors.As(err, &off) || !slices.Contains(off.Hints(), "unset DOCKER_BUILDKIT") {
+				t.Errorf("%s: got %v; want ErrConfig (exit 78) saying to unset DOCKER_BUILDKIT", tt.name, err)
 			}
 		case err != nil:
 			t.Errorf("%s: %v", tt.name, err)
-		case !slices.Contains(env, "DOCKER_BUILDKIT="+tt.want):
-			t.Errorf("%s: env %q; want DOCKER_BUILDKIT=%s", tt.name, env, tt.want)
+		case !slices.Contains(b.Env, "DOCKER_BUILDKIT="+tt.want):
+			t.Errorf("%s: env %q; want DOCKER_BUILDKIT=%s", tt.name, b.Env, tt.want)
 		}
 	}
 }
 
 func TestShellJoin(t *testing.T) {
-	got := shellJoin([]string{"docker", "build", "--secret", "id=A,env=A", "-t", "a b", "it's", ""})
+	got := ShellJoin([]string{"docker", "build", "--secret", "id=A,env=A", "-t", "a b", "it's", ""})
 	if want := `docker build --secret id=A,env=A -t 'a b' 'it'\''s' ''`; got != want {
 		t.Errorf("got %s; want %s", got, want)
 	}
