@@ -11,6 +11,7 @@ import (
 	"github.com/envinit/envinit/internal/dockerbuild"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
+	"github.com/envinit/envinit/internal/install"
 	"github.com/envinit/envinit/internal/resolve"
 	"github.com/envinit/envinit/internal/term"
 )
@@ -67,7 +68,7 @@ func exitCode(err error) int {
 		return exitTempFail
 	case errors.Is(err, fetch.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return exitUnavailable
-	case errors.Is(err, execve.ErrFiles), errors.Is(err, errInstall):
+	case errors.Is(err, execve.ErrFiles), errors.Is(err, install.Err):
 		return exitCantCreate
 	case errors.Is(err, execve.ErrNotFound):
 		return exitNotFound

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/envinit/envinit/internal/install"
 )
 
 func TestInstallCopiesTheRunningBinary(t *testing.T) {
@@ -34,38 +36,11 @@ func TestInstallCopiesTheRunningBinary(t *testing.T) {
 	assertDirHolds(t, dir, "envinit")
 }
 
-func TestInstallReplacesAnExistingBinary(t *testing.T) {
-	dir := t.TempDir()
-	dst := filepath.Join(dir, "envinit")
-	if err := os.WriteFile(dst, []byte("old"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	old, err := os.Stat(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := tempFileWith(t, "new binary")
-	if _, err := installFile(src, dir); err != nil {
-		t.Fatalf("installFile: %v", err)
-	}
-	assertInstalledCopy(t, dst, src)
-	now, err := os.Stat(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A rename gives a new inode: a process running the old binary, or
-	// reading it, is not disturbed by a half-written file.
-	if os.SameFile(old, now) {
-		t.Errorf("%s was rewritten in place; want it replaced by a rename", dst)
-	}
-	assertDirHolds(t, dir, "envinit")
-}
-
 func TestInstallRefusesAMissingDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not-mounted")
 	err := runApp(t, nil, "install", dir).err
-	if !errors.Is(err, errInstall) || exitCode(err) != exitCantCreate {
-		t.Fatalf("runInstall: got %v; want errInstall for a missing directory", err)
+	if !errors.Is(err, install.Err) || exitCode(err) != exitCantCreate {
+		t.Fatalf("runInstall: got %v; want install.Err for a missing directory", err)
 	}
 	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("error: got %q; want it to name %s and say it does not exist", err, dir)
@@ -73,33 +48,6 @@ func TestInstallRefusesAMissingDirectory(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stat %s: got %v; want it still missing (install must not create it)", dir, err)
 	}
-}
-
-func TestInstallRefusesAFile(t *testing.T) {
-	file := tempFileWith(t, "")
-	_, err := installFile(os.Args[0], file)
-	if !errors.Is(err, errInstall) || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "not a directory") {
-		t.Errorf("error: got %v; want one naming %s as not a directory", err, file)
-	}
-}
-
-func TestInstallLeavesNothingWhenTheCopyFails(t *testing.T) {
-	dir := t.TempDir()
-	// Reading a directory fails after the temporary file exists.
-	_, err := installFile(t.TempDir(), dir)
-	if !errors.Is(err, errInstall) {
-		t.Fatalf("installFile: got %v; want errInstall for an unreadable source", err)
-	}
-	assertDirHolds(t, dir)
-}
-
-func tempFileWith(t *testing.T, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func assertInstalledCopy(t *testing.T, got, want string) {

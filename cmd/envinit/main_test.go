@@ -18,6 +18,7 @@ import (
 	"github.com/envinit/envinit/internal/dockerbuild"
 	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/fetch"
+	"github.com/envinit/envinit/internal/install"
 	"github.com/envinit/envinit/internal/resolve"
 	"github.com/envinit/envinit/internal/term"
 )
@@ -417,7 +418,7 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("x: %w", fetch.ErrUnavailable), 69},
 		{fmt.Errorf("deadline: %w", context.DeadlineExceeded), 69},
 		{fmt.Errorf("x: %w", execve.ErrFiles), 73},
-		{fmt.Errorf("x: %w", errInstall), 73},
+		{fmt.Errorf("x: %w", install.Err), 73},
 		{fmt.Errorf("x: %w", fetch.ErrThrottled), 75},
 		{fmt.Errorf("x: %w", fetch.ErrAccessDenied), 77},
 		{&configError{msg: "x"}, 78},
