@@ -15,6 +15,7 @@ import (
 
 	"github.com/envinit/envinit/internal/dotenv"
 	"github.com/envinit/envinit/internal/impact"
+	"github.com/envinit/envinit/internal/render"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
@@ -73,9 +74,6 @@ func (e *ProblemsError) Hints() []string      { return e.hints }
 func importError(name string, errs []error, hints ...string) error {
 	return &ProblemsError{Op: "secrets import: " + name, Done: "nothing was written; fix these and import again", Errs: errs, hints: hints}
 }
-
-// sensitiveMark is what render prints for a value it does not reveal.
-const sensitiveMark = "<sensitive>"
 
 // Import sets every KEY=VALUE of a file, raw. Every line is checked before
 // anything is read from the store, every problem reported by line number
@@ -274,7 +272,7 @@ func checkPairs(parsed []dotenv.Pair, t Target, allowMarkers, force bool) ([]dot
 			problem(p.Key, resolve.CheckKey(p.Key))
 		case resolve.CheckValue(p.Value) != "" && !force:
 			problem(p.Key, resolve.CheckValue(p.Value))
-		case !allowMarkers && p.Value == sensitiveMark:
+		case !allowMarkers && p.Value == render.SensitiveMark:
 			markers = true
 			problem(p.Key, "the placeholder envinit render prints for a sensitive value, not a value")
 		case !allowMarkers && isFile && strings.HasPrefix(p.Value, "/") && path.Base(p.Value) == base:
