@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/envinit/envinit/internal/admin"
-	"github.com/envinit/envinit/internal/impact"
 )
 
 var cmdCheck = &command{
@@ -20,79 +17,85 @@ missing services and imports, invalid, forbidden and unknown special keys,
 bad values, a sensitive KEY whose KEY_FILE is also a secret. Meant for CI
 before a deploy. Nothing is written and no value is printed.
 
+--all checks every service under the prefix: it reads the whole
+environment once (as fingerprint and the secrets writes do) and resolves
+each service from that read, with the same rules. It also warns, without
+failing, of the services no other service imports or references (each is
+read only by the containers that name it), the globals no service
+references, and the parameters under the prefix no start reads.
+
 It checks the store only: the container's own variables are not in the
 store and CI does not have them (envinit render, run in the image, shows
 them resolved). Nor does it look at ENVINIT_SECRETS_DIR: the directory is
 the container's, and its first start checks it (exit 73).
 
-exit codes: 0 all good ("ok: ..." per service); 65 problems in the data;
+formats:
+  text  a line per problem, once, and "ok: ..." per service that starts,
+        then "warning: ..." lines
+  json  {"prefix", "all", "ok", "services": [{"service", "starts",
+        "problems": [{"message", "hints"}], "variables", "sensitive",
+        "services_read"}], "warnings": [{"kind", "service" | "global" |
+        "parameter", "message"}]}
+
+exit codes: 0 all good; 65 problems in the data (the warnings are not);
 69, 75, 77, 78 as for the entrypoint (store unavailable, throttled, access
 denied, configuration).
 
 examples:
   envinit check api
-  ENVINIT_PREFIX=/prod/envinit envinit check api worker web`,
+  ENVINIT_PREFIX=/prod/envinit envinit check api worker web
+  envinit check --all --format json | jq '.services[] | select(.starts | not)'`,
 	Settings: uses("service", "prefix", "timeout", "store"),
-	MaxArgs:  -1,
-	Run:      runCheck,
+	Flags: []flagSpec{
+		{Name: "all", Usage: "every service under the prefix, and what no start reads"},
+		formatFlag,
+	},
+	MaxArgs: -1,
+	Run:     runCheck,
 }
+
+// formatFlag is the --format of the tools whose output pipelines read.
+var formatFlag = flagSpec{Name: "format", Arg: "FORMAT", Values: []string{"text", "json"}, Default: "text", Usage: "output format: text or json"}
 
 func runCheck(ctx context.Context, inv *invocation) error {
-	services, err := inv.services()
-	if err != nil {
-		return err
-	}
-	c := inv.cfg
-	ctx, cancel := withTimeout(ctx, &c)
-	defer cancel()
-	src, err := openStore(ctx, &c)
-	if err != nil {
-		return timedOut(ctx, err)
-	}
-	var problems []error
-	seen := map[string]bool{}
-	for _, alias := range services {
-		r, err := impact.Start(ctx, src, alias)
+	var c *admin.Checked
+	if inv.on("all") {
+		if len(inv.args) > 0 {
+			return usagef(inv.cmd, "--all and SERVICE...: give one")
+		}
+		rd, err := reading(ctx, inv)
 		if err != nil {
+			return err
+		}
+		if c, err = admin.CheckAll(ctx, rd); err != nil {
+			return err
+		}
+	} else {
+		services, err := inv.services()
+		if err != nil {
+			return err
+		}
+		cfg := inv.cfg
+		ctx, cancel := withTimeout(ctx, &cfg)
+		defer cancel()
+		src, err := openStore(ctx, &cfg)
+		if err != nil {
+			return timedOut(ctx, err)
+		}
+		if c, err = admin.Check(ctx, src, cfg.Prefix, services); err != nil {
 			return timedOut(ctx, err) // the store, not the data: nothing more can be checked
 		}
-		for _, e := range r.Problems {
-			if msg := e.Error(); !seen[msg] {
-				seen[msg] = true
-				problems = append(problems, e)
-				fmt.Fprintln(inv.stdout, strings.ReplaceAll(msg, "\n", " "))
-			}
-		}
-		if len(r.Problems) == 0 {
-			vars, files := r.Result.Exported()
-			fmt.Fprintf(inv.stdout, "ok: %s: %s (%d sensitive, to files), resolved from %s\n",
-				alias, plural(len(vars)+len(files), "variable"), len(files), plural(len(r.Graph.Services()), "service"))
+	}
+	json := inv.flag("format") == "json"
+	out := []byte(c.Text())
+	if json {
+		var err error
+		if out, err = c.JSON(); err != nil {
+			return err
 		}
 	}
-	if len(problems) > 0 {
-		return &checkError{problems: problems, services: len(services)}
+	if _, err := inv.stdout.Write(out); err != nil {
+		return err
 	}
-	return nil
+	return c.Err(json)
 }
-
-// checkError is check's verdict when the data has problems; each was
-// printed on its own line. It matches what they match (resolve.ErrData:
-// exit 65).
-type checkError struct {
-	problems []error
-	services int
-}
-
-func (e *checkError) Error() string {
-	in := "the service"
-	if e.services > 1 {
-		in = fmt.Sprintf("%d services", e.services)
-	}
-	return fmt.Sprintf("check: %s in %s (listed above)", plural(len(e.problems), "problem"), in)
-}
-
-func (e *checkError) Hints() []string {
-	return append(admin.Fixes(e.problems), "fix them in the store (envinit secrets set, unset, import-from), then run envinit check again")
-}
-
-func (e *checkError) Unwrap() []error { return e.problems }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/envinit/envinit/internal/admin"
 )
@@ -44,7 +41,7 @@ examples:
 	Settings: uses("service", "prefix", "timeout", "store"),
 	Flags: []flagSpec{
 		{Name: "all", Usage: "every service under the prefix"},
-		{Name: "format", Arg: "FORMAT", Values: []string{"text", "json"}, Default: "text", Usage: "output format: text or json"},
+		formatFlag,
 	},
 	MaxArgs: -1,
 	Run:     runFingerprint,
@@ -75,28 +72,12 @@ func runFingerprint(ctx context.Context, inv *invocation) error {
 			fmt.Fprintf(inv.stderr, "envinit: warning: the next start of %s fails (envinit check %s says why): its fingerprint is printed all the same\n", fp.Alias, fp.Alias)
 		}
 	}
+	out := []byte(admin.FingerprintsText(fps))
 	if inv.flag("format") == "json" {
-		type service struct {
-			Service     string `json:"service"`
-			Fingerprint string `json:"fingerprint"`
-			Parameters  int    `json:"parameters"`
-			Starts      bool   `json:"starts"`
+		if out, err = admin.FingerprintsJSON(inv.cfg.Prefix, fps); err != nil {
+			return err
 		}
-		doc := struct {
-			Prefix   string    `json:"prefix"`
-			Services []service `json:"services"`
-		}{Prefix: inv.cfg.Prefix, Services: []service{}}
-		for _, fp := range fps {
-			doc.Services = append(doc.Services, service{fp.Alias, fp.Digest, fp.Params, fp.OK})
-		}
-		enc := json.NewEncoder(inv.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(doc)
 	}
-	var b strings.Builder
-	for _, fp := range fps {
-		fmt.Fprintf(&b, "%s %s\n", fp.Alias, fp.Digest)
-	}
-	_, err = io.WriteString(inv.stdout, b.String())
+	_, err = inv.stdout.Write(out)
 	return err
 }

@@ -284,3 +284,30 @@ func ExampleFixes() {
 	// $web: fixes $web/__sensitive: key "TYPO": listed as sensitive but not a key of $web
 	// <nil> [delete web/__sensitive]
 }
+
+// check --all: every service from one read, each problem once, and what no
+// start reads as warnings, which do not fail the check.
+func ExampleCheckAll() {
+	st := shop()
+	st.params["global/OLD_HOST"] = "old.internal"
+	st.params["web/nested/TOKEN"] = "no start reads this"
+	st.params["worker/DB"] = "#{$/NO_SUCH}"
+	st.params["batch/DB"] = "#{$/NO_SUCH}"
+	c, err := admin.CheckAll(ctx, st)
+	fmt.Println(err)
+	fmt.Print(c.Text())
+	printErr(c.Err(false))
+	// Output:
+	// <nil>
+	// ok: api: 3 variables (0 sensitive, to files), resolved from 2 services
+	// $batch/DB: reference #{$/NO_SUCH}: no global NO_SUCH
+	// ok: shared: 1 variable (0 sensitive, to files), resolved from 1 service
+	// ok: web: 1 variable (0 sensitive, to files), resolved from 1 service
+	// $worker/DB: reference #{$/NO_SUCH}: no global NO_SUCH
+	// warning: 4 services no other service imports or references: api, batch, web, worker (each is read only by the containers that name it; one that none names is unused)
+	// warning: 1 global no service references: OLD_HOST (no start reads them, unless a container's own variable references one, which the store cannot show)
+	// warning: /envinit/services/web/nested/TOKEN: no start reads it: nested below services/web/: not one of its keys (a start reads one level); envinit secrets unset --name /envinit/services/web/nested/TOKEN removes it
+	// check: 2 problems in 5 services (listed above)
+	// hint: $/NO_SUCH: envinit secrets find NO_SUCH shows where NO_SUCH is defined and what references it
+	// hint: fix them in the store (envinit secrets set, unset, import-from), then run envinit check again
+}

@@ -379,10 +379,5 @@ func (x *Exported) JSON() ([]byte, error) {
 	for k, v := range x.Values {
 		doc.Values[k] = v.Reveal()
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(doc)
-	return b.Bytes(), err
+	return marshal(doc)
 }

@@ -453,15 +453,18 @@ func (f *Found) String() string {
 
 // Fingerprints returns the fingerprint of each service of aliases (every
 // service, sorted, when there are none), from one read of the
-// environment. A service with no parameters is an error: a fingerprint of
-// a misspelt alias would be a digest of nothing.
+// environment. A service with no parameters is an error, and so is an
+// environment with none: a fingerprint of a misspelt alias would be a
+// digest of nothing, and a wrong prefix would deploy nothing.
 func Fingerprints(ctx context.Context, rd Reader, aliases []string) ([]impact.Fingerprint, error) {
-	_, e, err := read(ctx, rd)
+	env, e, err := read(ctx, rd)
 	if err != nil {
 		return nil, err
 	}
 	if aliases == nil {
-		aliases = e.Services()
+		if aliases = e.Services(); len(aliases) == 0 {
+			return nil, &NoServicesError{Prefix: env.Prefix}
+		}
 	}
 	var missing []error
 	var out []impact.Fingerprint
