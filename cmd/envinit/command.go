@@ -21,7 +21,7 @@ type flagSpec = cli.Flag
 var commands []*command
 
 func init() {
-	commands = []*command{cmdRender, cmdCheck, cmdFingerprint, cmdSecrets, cmdDockerBuild, cmdInstall, cmdVersion, cmdHelp}
+	commands = []*command{cmdRender, cmdCheck, cmdFingerprint, cmdSecrets, cmdDockerBuild, cmdInstall, cmdCompletion, cmdVersion, cmdHelp}
 }
 
 var cmdVersion = &command{

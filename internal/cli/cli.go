@@ -35,6 +35,9 @@ type Command[T any] struct {
 	// MinArgs and MaxArgs (-1: any) bound the positional arguments
 	// before -- (those after it are counted apart).
 	MinArgs, MaxArgs int
+	// Args are the only values of the first positional argument, when it
+	// is a choice (completion SHELL).
+	Args []string
 	// FlagHint is added to an unknown-flag error.
 	FlagHint string
 	Run      func(ctx context.Context, inv T) error

@@ -88,6 +88,13 @@ func Parse[T any](cmd *Command[T], args []string) (*Line, error) {
 			return nil, Usagef(cmd.Name, "--%s must be %s", f.Name, OrList(f.Values))
 		}
 	}
+	if cmd.Args != nil && len(l.Args) > 0 && !slices.Contains(cmd.Args, l.Args[0]) {
+		e := Usagef(cmd.Name, "%q is not one of %s", l.Args[0], OrList(cmd.Args))
+		if s := Closest(l.Args[0], cmd.Args); s != "" {
+			e.More = append(e.More, fmt.Sprintf("did you mean %q?", s))
+		}
+		return nil, e
+	}
 	if len(l.Args) < cmd.MinArgs || cmd.MaxArgs >= 0 && len(l.Args) > cmd.MaxArgs {
 		// Arguments are counted, never printed: a value typed there by
 		// mistake must not be echoed.
