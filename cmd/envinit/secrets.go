@@ -307,29 +307,25 @@ func reading(ctx context.Context, inv *invocation) (admin.Reader, error) {
 	return limitedReader{r: r, cfg: &inv.cfg, stderr: inv.stderr}, nil
 }
 
-// writing opens the store a write changes: SSM only.
-func writing(ctx context.Context, inv *invocation) (admin.Store, error) {
+// write opens the store a write changes (SSM only), makes the change op
+// makes, and prints what it did on stdout and, when --force overrode a
+// refusal, what it broke on stderr.
+func write(ctx context.Context, inv *invocation, op func(st admin.Store, o admin.Options) (*admin.Result, error)) error {
 	if inv.cfg.Store != "ssm" {
-		return nil, &configError{msg: inv.cfg.source("store") + ": envinit secrets writes to SSM Parameter Store only; a file: store is a JSON file: edit it",
+		return &configError{msg: inv.cfg.source("store") + ": envinit secrets writes to SSM Parameter Store only; a file: store is a JSON file: edit it",
 			hints: []string{"unset ENVINIT_STORE, or pass --store ssm; the reads (get, list, find, export) work on a file store"}}
 	}
-	ctx, cancel := withTimeout(ctx, &inv.cfg)
+	octx, cancel := withTimeout(ctx, &inv.cfg)
 	defer cancel()
-	st, err := inv.writer(ctx, &inv.cfg)
+	st, err := inv.writer(octx, &inv.cfg)
 	if err != nil {
-		return nil, timedOut(ctx, err)
+		return timedOut(octx, err)
 	}
-	return limitedStore{limitedReader: limitedReader{r: st, cfg: &inv.cfg, stderr: inv.stderr}, st: st}, nil
-}
-
-// options are the write options every write action takes.
-func (inv *invocation) options() admin.Options {
-	return admin.Options{Force: inv.on("force"), KMSKeyID: inv.cfg.KMSKeyID}
-}
-
-// printResult prints what a write did on stdout and, when --force
-// overrode a refusal, what it broke on stderr.
-func printResult(inv *invocation, r *admin.Result) error {
+	r, err := op(limitedStore{limitedReader: limitedReader{r: st, cfg: &inv.cfg, stderr: inv.stderr}, st: st},
+		admin.Options{Force: inv.on("force"), KMSKeyID: inv.cfg.KMSKeyID})
+	if err != nil {
+		return err
+	}
 	if broke := r.Broke(); len(broke) > 0 {
 		var b strings.Builder
 		b.WriteString("envinit: --force: written, although it breaks:\n")
@@ -339,7 +335,7 @@ func printResult(inv *invocation, r *admin.Result) error {
 		b.WriteString("envinit: hint: envinit check SERVICE shows what is left to fix\n")
 		io.WriteString(inv.stderr, b.String())
 	}
-	_, err := io.WriteString(inv.stdout, r.String())
+	_, err = io.WriteString(inv.stdout, r.String())
 	return err
 }
 
@@ -360,16 +356,10 @@ func runSet(ctx context.Context, inv *invocation) error {
 	if err := admin.CheckKeyArg(args[0]); err != nil {
 		return usagef(inv.cmd, "%s", err)
 	}
-	st, err := writing(ctx, inv)
-	if err != nil {
-		return err
-	}
-	r, err := admin.Set(ctx, st, admin.SetRequest{Target: t, Key: args[0], Sensitive: sens, Literal: inv.on("literal"), Options: inv.options(),
-		Value: func() (string, error) { return readValue(inv, t.Ref(args[0])) }})
-	if err != nil {
-		return err
-	}
-	return printResult(inv, r)
+	return write(ctx, inv, func(st admin.Store, o admin.Options) (*admin.Result, error) {
+		return admin.Set(ctx, st, admin.SetRequest{Target: t, Key: args[0], Sensitive: sens, Literal: inv.on("literal"), Options: o,
+			Value: func() (string, error) { return readValue(inv, t.Ref(args[0])) }})
+	})
 }
 
 // readValue reads the value set stores: at a terminal, prompted for twice
@@ -517,20 +507,12 @@ func runUnset(ctx context.Context, inv *invocation) error {
 	if err != nil {
 		return err
 	}
-	st, err := writing(ctx, inv)
-	if err != nil {
-		return err
-	}
-	var r *admin.Result
-	if a.name != "" {
-		r, err = admin.UnsetName(ctx, st, a.name, inv.options())
-	} else {
-		r, err = admin.Unset(ctx, st, a.target, a.key, inv.options())
-	}
-	if err != nil {
-		return err
-	}
-	return printResult(inv, r)
+	return write(ctx, inv, func(st admin.Store, o admin.Options) (*admin.Result, error) {
+		if a.name != "" {
+			return admin.UnsetName(ctx, st, a.name, o)
+		}
+		return admin.Unset(ctx, st, a.target, a.key, o)
+	})
 }
 
 // noInputError is an input file that cannot be read (exit 66).
@@ -560,17 +542,10 @@ func runImport(ctx context.Context, inv *invocation) error {
 	if len(data) > admin.MaxImportSize {
 		return usagef(inv.cmd, "%s is larger than %d MiB: not a file of secrets?", file, admin.MaxImportSize>>20)
 	}
-	st, err := writing(ctx, inv)
-	if err != nil {
-		return err
-	}
-	r, err := admin.Import(ctx, st, admin.ImportRequest{Target: t, Name: file, Data: data,
-		Sensitive: resolve.SplitList(inv.flag("sensitive")), Literal: inv.on("literal"), AllowMarkers: inv.on("allow-markers"),
-		Options: inv.options()})
-	if err != nil {
-		return err
-	}
-	return printResult(inv, r)
+	return write(ctx, inv, func(st admin.Store, o admin.Options) (*admin.Result, error) {
+		return admin.Import(ctx, st, admin.ImportRequest{Target: t, Name: file, Data: data,
+			Sensitive: resolve.SplitList(inv.flag("sensitive")), Literal: inv.on("literal"), AllowMarkers: inv.on("allow-markers"), Options: o})
+	})
 }
 
 // readFile reads at most limit bytes of path.
@@ -596,15 +571,9 @@ func runImportFrom(ctx context.Context, inv *invocation) error {
 	if err != nil {
 		return err
 	}
-	st, err := writing(ctx, inv)
-	if err != nil {
-		return err
-	}
-	r, err := admin.ImportFrom(ctx, st, t, args, inv.options())
-	if err != nil {
-		return err
-	}
-	return printResult(inv, r)
+	return write(ctx, inv, func(st admin.Store, o admin.Options) (*admin.Result, error) {
+		return admin.ImportFrom(ctx, st, t, args, o)
+	})
 }
 
 func runExport(ctx context.Context, inv *invocation) error {
@@ -636,13 +605,7 @@ func runCopy(ctx context.Context, inv *invocation) error {
 			return usagef(inv.cmd, "%s", err)
 		}
 	}
-	st, err := writing(ctx, inv)
-	if err != nil {
-		return err
-	}
-	r, err := admin.Copy(ctx, st, admin.CopyRequest{From: inv.args[0], To: inv.args[1], Replace: inv.on("replace"), Options: inv.options()})
-	if err != nil {
-		return err
-	}
-	return printResult(inv, r)
+	return write(ctx, inv, func(st admin.Store, o admin.Options) (*admin.Result, error) {
+		return admin.Copy(ctx, st, admin.CopyRequest{From: inv.args[0], To: inv.args[1], Replace: inv.on("replace"), Options: o})
+	})
 }
