@@ -85,6 +85,46 @@ func kind(f *Flag) []string {
 	return []string{"@any"}
 }
 
+// subPatterns are "CMD/WORD" for every action (command, for the exec
+// form) of every node, quoted.
+func subPatterns(nodes []node, quote func(string) string) []string {
+	var out []string
+	for _, n := range nodes {
+		for _, s := range n.subs {
+			out = append(out, quote(n.path+"/"+s.word()))
+		}
+	}
+	return out
+}
+
+// valueArms groups the flags that take a value by what it completes to:
+// for each kind (its words, in order of appearance), the "CMD --FLAG"
+// patterns, quoted, of every command's flag of that kind.
+func valueArms(nodes []node, quote func(string) string) (kinds []string, pats map[string][]string) {
+	pats = map[string][]string{}
+	for _, n := range nodes {
+		for _, f := range n.flags {
+			if f.IsSwitch() {
+				continue
+			}
+			k := strings.Join(kind(f), " ")
+			if _, ok := pats[k]; !ok {
+				kinds = append(kinds, k)
+			}
+			pats[k] = append(pats[k], quote(n.path+" --"+f.Name))
+		}
+	}
+	return kinds, pats
+}
+
+func quoteAll(words []string, quote func(string) string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = quote(w)
+	}
+	return strings.Join(out, " ")
+}
+
 // help is the flag every command takes.
 var help = &Flag{Name: "help", Usage: "show the usage"}
 
@@ -101,13 +141,7 @@ func sq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 //	                         fails for a switch or a flag CMD does not have
 //	_envinit_args CMD        the choices of CMD's first argument, a line each
 func writeTable(b *strings.Builder, nodes []node) {
-	var subPats []string
-	for _, n := range nodes {
-		for _, s := range n.subs {
-			subPats = append(subPats, sq(n.path+"/"+s.word()))
-		}
-	}
-	fmt.Fprintf(b, "_%s_sub() {\n\tcase \"$1/$2\" in\n\t%s) return 0 ;;\n\tesac\n\treturn 1\n}\n\n", Prog, strings.Join(subPats, "|"))
+	fmt.Fprintf(b, "_%s_sub() {\n\tcase \"$1/$2\" in\n\t%s) return 0 ;;\n\tesac\n\treturn 1\n}\n\n", Prog, strings.Join(subPatterns(nodes, sq), "|"))
 
 	fmt.Fprintf(b, "_%s_subs() {\n\tcase $1 in\n", Prog)
 	for _, n := range nodes {
@@ -135,40 +169,19 @@ func writeTable(b *strings.Builder, nodes []node) {
 	}
 	b.WriteString("\tesac\n}\n\n")
 
-	// One case arm per distinct value kind, its patterns every command's
-	// flag that has it.
-	var order []string
-	pats := map[string][]string{}
-	for _, n := range nodes {
-		for _, f := range n.flags {
-			if f.IsSwitch() {
-				continue
-			}
-			k := strings.Join(kind(f), " ")
-			if _, ok := pats[k]; !ok {
-				order = append(order, k)
-			}
-			pats[k] = append(pats[k], sq(n.path+" --"+f.Name))
-		}
-	}
+	// One case arm per kind of value, its patterns every command's flag
+	// of that kind.
+	kinds, pats := valueArms(nodes, sq)
 	fmt.Fprintf(b, "_%s_value() {\n\tcase \"$1 $2\" in\n", Prog)
-	for _, k := range order {
-		var words []string
-		for _, w := range strings.Fields(k) {
-			words = append(words, sq(w))
-		}
-		fmt.Fprintf(b, "\t%s) printf '%%s\\n' %s ;;\n", strings.Join(pats[k], "|"), strings.Join(words, " "))
+	for _, k := range kinds {
+		fmt.Fprintf(b, "\t%s) printf '%%s\\n' %s ;;\n", strings.Join(pats[k], "|"), quoteAll(strings.Fields(k), sq))
 	}
 	b.WriteString("\t*) return 1 ;;\n\tesac\n}\n\n")
 
 	fmt.Fprintf(b, "_%s_args() {\n\tcase $1 in\n", Prog)
 	for _, n := range nodes {
 		if len(n.args) > 0 {
-			var words []string
-			for _, w := range n.args {
-				words = append(words, sq(w))
-			}
-			fmt.Fprintf(b, "\t%s) printf '%%s\\n' %s ;;\n", sq(n.path), strings.Join(words, " "))
+			fmt.Fprintf(b, "\t%s) printf '%%s\\n' %s ;;\n", sq(n.path), quoteAll(n.args, sq))
 		}
 	}
 	b.WriteString("\tesac\n}\n")
@@ -348,13 +361,7 @@ func fq(s string) string {
 // condition on the command line before the cursor.
 func writeFish(b *strings.Builder, nodes []node) {
 	b.WriteString(fishHeader)
-	var subPats []string
-	for _, n := range nodes {
-		for _, s := range n.subs {
-			subPats = append(subPats, fq(n.path+"/"+s.word()))
-		}
-	}
-	fmt.Fprintf(b, "function __%s_sub\n    switch \"$argv[1]/$argv[2]\"\n        case %s\n            return 0\n    end\n    return 1\nend\n\n", Prog, strings.Join(subPats, " "))
+	fmt.Fprintf(b, "function __%s_sub\n    switch \"$argv[1]/$argv[2]\"\n        case %s\n            return 0\n    end\n    return 1\nend\n\n", Prog, strings.Join(subPatterns(nodes, fq), " "))
 
 	fmt.Fprintf(b, "function __%s_subs\n    switch $argv[1]\n", Prog)
 	for _, n := range nodes {
@@ -369,27 +376,10 @@ func writeFish(b *strings.Builder, nodes []node) {
 	}
 	b.WriteString("    end\nend\n\n")
 
-	var order []string
-	pats := map[string][]string{}
-	for _, n := range nodes {
-		for _, f := range n.flags {
-			if f.IsSwitch() {
-				continue
-			}
-			k := strings.Join(kind(f), " ")
-			if _, ok := pats[k]; !ok {
-				order = append(order, k)
-			}
-			pats[k] = append(pats[k], fq(n.path+" --"+f.Name))
-		}
-	}
+	kinds, pats := valueArms(nodes, fq)
 	fmt.Fprintf(b, "function __%s_value\n    switch \"$argv[1] $argv[2]\"\n", Prog)
-	for _, k := range order {
-		var words []string
-		for _, w := range strings.Fields(k) {
-			words = append(words, fq(w))
-		}
-		fmt.Fprintf(b, "        case %s\n            printf '%%s\\n' %s\n", strings.Join(pats[k], " "), strings.Join(words, " "))
+	for _, k := range kinds {
+		fmt.Fprintf(b, "        case %s\n            printf '%%s\\n' %s\n", strings.Join(pats[k], " "), quoteAll(strings.Fields(k), fq))
 	}
 	b.WriteString("        case '*'\n            return 1\n    end\nend\n")
 	b.WriteString(fishDriver)

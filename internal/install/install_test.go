@@ -9,6 +9,27 @@ import (
 	"testing"
 )
 
+func TestInstallCopiesTheRunningBinary(t *testing.T) {
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := Binary(self, dir)
+	if err != nil || dst != filepath.Join(dir, "envinit") {
+		t.Fatalf("Binary: %q, %v; want %s/envinit", dst, err, dir)
+	}
+	assertInstalledCopy(t, dst, self)
+	info, err := os.Stat(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode(); got != 0o755 {
+		t.Errorf("mode of %s: got %v; want -rwxr-xr-x", dst, got)
+	}
+	assertDirHolds(t, dir, "envinit")
+}
+
 func TestInstallReplacesAnExistingBinary(t *testing.T) {
 	dir := t.TempDir()
 	dst := filepath.Join(dir, "envinit")
