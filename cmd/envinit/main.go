@@ -6,8 +6,8 @@
 // operator's tools.
 //
 //	envinit [flags] -- COMMAND [ARG...]
-//	envinit render | check | secrets | docker-build [flags] [ARG...]
-//	envinit version | install DIR | help [COMMAND]
+//	envinit render | check | fingerprint | secrets | docker-build [flags] [ARG...]
+//	envinit version | install DIR | completion SHELL | help [COMMAND]
 //
 // Configuration, each variable also a flag of the commands that use it
 // (--service, --prefix, ...; a flag wins over its variable, even over one

@@ -148,6 +148,8 @@ func TestContract(t *testing.T) {
 		{"secrets copy", []string{"secrets", "copy", "api", "api2"}, "", "timeout", "copied $api to $api2"},
 		{"fingerprint", []string{"fingerprint", "demo"}, "", "timeout", "demo "},
 		{"install", []string{"install", install}, "", "", "installed"},
+		{"completion", []string{"completion", "bash"}, "", "", "complete -o default -F _envinit envinit"},
+		{"check --all", []string{"check", "--all"}, "", "timeout", "ok: demo"},
 		{"version", []string{"version"}, "", "", "envinit "},
 		{"help", []string{"help"}, "", "", "usage:"},
 	}
