@@ -324,6 +324,42 @@ func TestSensitiveTaintAndImport(t *testing.T) {
 	assertDirHolds(t, f.secrets, "AUTH", "B_SECRET", "CHAIN", "CONTAINER_DSN", "DSN", "FROM_BASE", "FROM_OTHER", "TOKEN")
 }
 
+// A service may mark a key it imports as sensitive. Then every value that
+// holds that key's bytes is sensitive: the imported value that interpolates
+// it, a key of the service that references that one, a container variable
+// that does, and a reference to another service that marks the key. The
+// child's environment holds no canary at all.
+func TestSensitiveImporterMarkTaints(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	pw := newCanary("base/PW")
+	f.seed(t, map[string]string{
+		"services/base/PW":          pw,
+		"services/base/URL":         "u:#{$base/PW}",
+		"services/base/PLAIN":       "plain",
+		"services/mid/__import_svc": "$base",
+		"services/mid/__sensitive":  "PW",
+		"services/api/__import_svc": "$base",
+		"services/api/__sensitive":  "PW",
+		"services/api/OWN":          "o:#{$api/URL}",
+		"services/api/VIA_MID":      "m:#{$mid/URL}",
+	})
+	p := f.runOK(t, f.env("api", "CONTAINER_DSN=d:#{$api/URL}"), f.probe()...)
+	for _, kv := range p.Environ {
+		if strings.Contains(kv, pw) {
+			k, _, _ := strings.Cut(kv, "=")
+			t.Errorf("the child's environment variable %s holds base/PW's value", k)
+		}
+	}
+	assertSecretFile(t, p, f.secrets, "PW", pw)
+	assertSecretFile(t, p, f.secrets, "URL", "u:"+pw)
+	assertSecretFile(t, p, f.secrets, "OWN", "o:u:"+pw)
+	assertSecretFile(t, p, f.secrets, "VIA_MID", "m:u:"+pw)
+	assertSecretFile(t, p, f.secrets, "CONTAINER_DSN", "d:u:"+pw)
+	assertEnv(t, p, "PLAIN", "plain")
+	assertDirHolds(t, f.secrets, "CONTAINER_DSN", "OWN", "PW", "URL", "VIA_MID")
+}
+
 // A restart (the secrets dir outlives the container) replaces the files;
 // a symlink or a file planted in the directory neither redirects nor
 // exposes them.

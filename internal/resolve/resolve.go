@@ -35,11 +35,11 @@ func Resolve(g *Graph, alias string, env []string) (*Result, error) {
 	r := &resolver{
 		g:     g,
 		views: map[string]*view{},
-		sens:  map[string]map[string]bool{},
 		memo:  map[node]*expansion{},
 		seen:  map[string]bool{},
 	}
 	res := &Result{}
+	var secrets, envs []node
 	if v, err := r.view(alias, ""); err != nil {
 		r.report(err)
 	} else {
@@ -48,8 +48,8 @@ func Resolve(g *Graph, alias string, env []string) (*Result, error) {
 			n := node{owner: owner, key: k}
 			if s, ok := r.final(n, "$"+alias+"/"+k, g.services[owner][k].Reveal()); ok {
 				s.Origin = owner
-				s.Sensitive = s.Sensitive || v.sens[k]
 				res.Secrets = append(res.Secrets, s)
+				secrets = append(secrets, n)
 			}
 		}
 	}
@@ -60,13 +60,24 @@ func Resolve(g *Graph, alias string, env []string) (*Result, error) {
 		if !hasMarker(raw) {
 			continue
 		}
-		if s, ok := r.final(node{owner: envOwner, key: k}, "env "+k, raw); ok {
+		n := node{owner: envOwner, key: k}
+		if s, ok := r.final(n, "env "+k, raw); ok {
 			s.Origin = OriginEnv
 			res.Env = append(res.Env, s)
+			envs = append(envs, n)
 		}
 	}
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
+	}
+	// Every value is expanded, so every view this start reads is built:
+	// only now is it known which values are secrets.
+	t := r.taint()
+	for i, n := range secrets {
+		res.Secrets[i].Sensitive = t.sensitive(n)
+	}
+	for i, n := range envs {
+		res.Env[i].Sensitive = t.sensitive(n)
 	}
 	return res, nil
 }
@@ -87,18 +98,20 @@ type view struct {
 }
 
 type expansion struct {
-	val       string
-	sensitive bool
-	refs      []string
-	err       error
-	done      bool // false while being expanded: reaching it again is a cycle
+	val  string
+	refs []string
+	// uses are the nodes the value interpolates directly: whether it is
+	// sensitive is decided once every value is expanded (see taint).
+	uses []node
+	err  error
+	done bool // false while being expanded: reaching it again is a cycle
 }
 
 type resolver struct {
 	g     *Graph
 	views map[string]*view
-	vpath []string                   // services whose views are being built
-	sens  map[string]map[string]bool // owner → sensitive keys ("" for globals)
+	vpath []string        // services whose views are being built
+	gsens map[string]bool // the globals' __sensitive, once parsed
 	memo  map[node]*expansion
 	epath []node   // nodes being expanded
 	names []string // how each node on epath was reached, for cycle chains
@@ -179,7 +192,6 @@ func (r *resolver) view(alias, via string) (*view, error) {
 			sens[k] = true
 		}
 	}
-	r.sens[alias] = sens
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		switch {
 		case k == ImportKey || k == SensitiveKey:
@@ -218,7 +230,7 @@ func (r *resolver) final(n node, name, raw string) (Secret, bool) {
 		r.report(&ValueError{Where: name, Reason: why})
 		return Secret{}, false
 	}
-	return Secret{Key: n.key, Value: NewValue(e.val), Sensitive: e.sensitive, Refs: e.refs}, true
+	return Secret{Key: n.key, Value: NewValue(e.val), Refs: e.refs}, true
 }
 
 // expand resolves the references in raw, the value defined at n and
@@ -244,10 +256,11 @@ func (r *resolver) expand(n node, name, raw string) *expansion {
 		r.names = r.names[:len(r.names)-1]
 	}()
 
-	where := n.where()
-	e.sensitive = r.sens[n.owner][n.key]
+	// An error names the chain from the exported key to this value: the
+	// key is what the operator looks for, the value is what to fix.
+	where := r.chain(n)
 	if n.owner == "" {
-		e.sensitive = r.globalSensitive()[n.key]
+		r.globalSensitive() // reports a bad globals' __sensitive
 	}
 	if strings.IndexByte(raw, 0) >= 0 {
 		e.err = &ValueError{Where: where, Reason: "value holds a NUL byte"}
@@ -269,13 +282,13 @@ func (r *resolver) expand(n node, name, raw string) *expansion {
 	for _, p := range parts {
 		s := p.lit
 		if p.isRef {
-			sub := r.follow(where, p.ref)
+			sub, target := r.follow(where, p.ref)
 			if sub.err != nil {
 				e.err = sub.err
 				return e
 			}
 			s = sub.val
-			e.sensitive = e.sensitive || sub.sensitive
+			e.uses = append(e.uses, target)
 			e.refs = append(e.refs, p.ref.String())
 		}
 		if b.Len()+len(s) > MaxValueSize {
@@ -288,39 +301,101 @@ func (r *resolver) expand(n node, name, raw string) *expansion {
 	return e
 }
 
-// follow expands the target of one reference found in the value at where.
-func (r *resolver) follow(where string, ref Ref) *expansion {
+// follow expands the target of one reference found in the value at where,
+// and says which node that is.
+func (r *resolver) follow(where string, ref Ref) (*expansion, node) {
 	if ref.Alias == "" {
+		n := node{key: ref.Key}
 		v, ok := r.g.globals[ref.Key]
 		if !ok {
 			if !r.g.asked[ref.Key] {
-				return &expansion{err: fmt.Errorf("internal error: global %s was not gathered", ref.Key)}
+				return &expansion{err: fmt.Errorf("internal error: global %s was not gathered", ref.Key)}, n
 			}
-			return &expansion{err: &MissingError{Where: where, Ref: ref.String()}}
+			return &expansion{err: &MissingError{Where: where, Ref: ref.String()}}, n
 		}
-		return r.expand(node{key: ref.Key}, ref.String(), v.Reveal())
+		return r.expand(n, ref.String(), v.Reveal()), n
 	}
 	v, err := r.view(ref.Alias, "referenced by "+where)
 	if err != nil {
-		return &expansion{err: err}
+		return &expansion{err: err}, node{}
 	}
 	owner, ok := v.owner[ref.Key]
 	if !ok {
-		return &expansion{err: &MissingError{Where: where, Ref: ref.String()}}
+		return &expansion{err: &MissingError{Where: where, Ref: ref.String()}}, node{}
 	}
-	e := r.expand(node{owner: owner, key: ref.Key}, ref.String(), r.g.services[owner][ref.Key].Reveal())
-	if v.sens[ref.Key] && !e.sensitive && e.err == nil {
-		marked := *e
-		marked.sensitive = true
-		return &marked
+	n := node{owner: owner, key: ref.Key}
+	return r.expand(n, ref.String(), r.g.services[owner][ref.Key].Reveal()), n
+}
+
+// chain names the value at n, the last node being expanded, by how it was
+// reached from the exported key: "$api/A -> $/G1 -> $/G2" (the last one by
+// where it is defined). A value expanded first, not through a reference, is
+// named by where it is defined alone.
+func (r *resolver) chain(n node) string {
+	if len(r.names) <= 1 {
+		return n.where()
 	}
-	return e
+	return strings.Join(r.names[:len(r.names)-1], " -> ") + " -> " + n.where()
+}
+
+// taint decides which values are sensitive, once every value is expanded.
+//
+// The rule: a value is a secret when a service this start reads lists it in
+// its __sensitive, seeing it as its own key or through its imports. The
+// services read are the one starting, those it imports and those its
+// references name (with their imports): every view built. A value that
+// interpolates a secret, directly or through any chain of references, is
+// sensitive too.
+//
+// Why not each service's own view alone: if api imports base and lists PW,
+// base's URL = "u:#{$base/PW}" holds PW's bytes whichever service exports it,
+// and so does any value that references it. Sensitivity is therefore a
+// property of a value's bytes within one start, not of the path that reached
+// them: the same bytes never go to a file under one name and to the
+// environment under another.
+func (r *resolver) taint() *tainter {
+	t := &tainter{memo: r.memo, marked: map[node]bool{}, done: map[node]bool{}}
+	for _, v := range r.views {
+		for k, sens := range v.sens {
+			if sens {
+				t.marked[node{owner: v.owner[k], key: k}] = true
+			}
+		}
+	}
+	for k := range r.gsens {
+		t.marked[node{key: k}] = true
+	}
+	return t
+}
+
+type tainter struct {
+	memo   map[node]*expansion
+	marked map[node]bool // listed in a __sensitive, by its owner or an importer
+	done   map[node]bool // sensitive(n), once known
+}
+
+// sensitive reports whether the value at n is a secret or interpolates one.
+// n and everything it uses expanded without error, so the uses form no
+// cycle.
+func (t *tainter) sensitive(n node) bool {
+	if s, ok := t.done[n]; ok {
+		return s
+	}
+	s := t.marked[n]
+	for _, u := range t.memo[n].uses {
+		if s {
+			break
+		}
+		s = t.sensitive(u)
+	}
+	t.done[n] = s
+	return s
 }
 
 // globalSensitive parses the globals' __sensitive once.
 func (r *resolver) globalSensitive() map[string]bool {
-	if s, ok := r.sens[""]; ok {
-		return s
+	if r.gsens != nil {
+		return r.gsens
 	}
 	s := map[string]bool{}
 	for _, k := range splitList(r.g.globals[SensitiveKey].Reveal()) {
@@ -330,7 +405,7 @@ func (r *resolver) globalSensitive() map[string]bool {
 		}
 		s[k] = true
 	}
-	r.sens[""] = s
+	r.gsens = s
 	return s
 }
 

@@ -194,6 +194,54 @@ func TestResolve(t *testing.T) {
 			want: []string{"B(s)=b", "REF(s)=b"},
 		},
 		{
+			name: "an importer's mark taints the imported values that interpolate the key",
+			params: map[string]string{
+				"services/api/__import_svc": "$base",
+				"services/api/__sensitive":  "PW",
+				"services/api/OWN":          "o:#{$api/URL}",
+				"services/base/PW":          "p",
+				"services/base/URL":         "u:#{$base/PW}",
+			},
+			env:  []string{"DSN=d:#{$api/URL}", "DIRECT=d:#{$base/URL}"},
+			want: []string{"OWN(s)=o:u:p", "PW(s)=p", "URL(s)=u:p", "env:DIRECT(s)=d:u:p", "env:DSN(s)=d:u:p"},
+		},
+		{
+			name: "a mark by a service on the import path holds when the importer overrides the key",
+			params: map[string]string{
+				"services/api/__import_svc": "$mid",
+				"services/api/PW":           "mine",
+				"services/api/REF":          "#{$base/URL}",
+				"services/mid/__import_svc": "$base",
+				"services/mid/__sensitive":  "PW",
+				"services/base/PW":          "p",
+				"services/base/URL":         "u:#{$base/PW}",
+			},
+			want: []string{"PW=mine", "REF(s)=u:p", "URL(s)=u:p"},
+		},
+		{
+			name: "a referenced service's mark taints what interpolates the key, wherever it is referenced",
+			params: map[string]string{
+				"services/api/__import_svc": "$base",
+				"services/api/X":            "#{$mid/URL}",
+				"services/mid/__import_svc": "$base",
+				"services/mid/__sensitive":  "PW",
+				"services/base/PW":          "p",
+				"services/base/URL":         "u:#{$base/PW}",
+			},
+			want: []string{"PW(s)=p", "URL(s)=u:p", "X(s)=u:p"},
+		},
+		{
+			name: "a mark by a service this start does not read changes nothing",
+			params: map[string]string{
+				"services/api/__import_svc":   "$base",
+				"services/other/__import_svc": "$base",
+				"services/other/__sensitive":  "PW",
+				"services/base/PW":            "p",
+				"services/base/URL":           "u:#{$base/PW}",
+			},
+			want: []string{"PW=p", "URL=u:p"},
+		},
+		{
 			name: "container variables are resolved, tainted and otherwise left alone",
 			params: map[string]string{
 				"services/api/__sensitive": "PASS",
@@ -301,7 +349,14 @@ func TestResolveErrors(t *testing.T) {
 		{"oversized value", map[string]string{"services/api/A": c + strings.Repeat("x", MaxValueSize)}, nil,
 			new(*ValueError), []string{"larger than 128 KiB"}},
 		{"reference bomb", bomb, nil,
-			new(*ValueError), []string{"expands past 128 KiB"}},
+			new(*ValueError), []string{"$api/A -> $/L0 -> $/L1 -> $/L2 -> ", " -> $/L12 -> $/L13: expands past 128 KiB"}},
+		{"deep missing reference", map[string]string{
+			"services/api/A": "#{$b/K}" + c, "services/b/K": "#{$/G1}", "global/G1": "#{$/G2}" + c, "global/G2": c + "#{$/NOPE}"}, nil,
+			new(*MissingError), []string{"$api/A -> $b/K -> $/G1 -> $/G2: reference #{$/NOPE}: no global NOPE"}},
+		{"deep malformed reference", map[string]string{
+			"services/api/__import_svc": "$b", "services/b/K": "#{$/G1}", "global/G1": c + "#{$/X"}, nil,
+			new(*SyntaxError), []string{"$api/K -> $/G1: malformed reference at byte 11"}},
+
 		{"malformed reference in the container env", map[string]string{"services/api/A": "a"}, []string{"DSN=" + c + "#{$/X"},
 			new(*SyntaxError), []string{"env DSN", "unterminated"}},
 		{"missing reference in the container env", map[string]string{"services/api/A": "a"}, []string{"DSN=" + c + "#{$/X}"},
