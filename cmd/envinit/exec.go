@@ -156,7 +156,7 @@ func prepare(ctx context.Context, inv *invocation, service string) (*start, erro
 	if err != nil {
 		return nil, err
 	}
-	if s.path, err = execve.LookPath(s.argv[0], s.env); err != nil {
+	if s.path, err = execve.Prepare(s.argv, s.env, s.user); err != nil {
 		return nil, err
 	}
 	return s, nil

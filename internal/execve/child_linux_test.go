@@ -25,12 +25,20 @@ func TestMain(m *testing.M) {
 		childDrop()
 	case "exec":
 		childExec()
+	case "discard-after-drop":
+		childDiscardAfterDrop()
+	case "argmax":
+		childArgMax()
+	default:
+		if mode, ok := strings.CutPrefix(os.Getenv(childEnv), "exec-ok"); ok {
+			fmt.Println("exec ok" + mode)
+			os.Exit(0)
+		}
 	case "drop-fails":
 		// A setuid that does nothing, as a broken kernel or seccomp filter might.
 		setuid = func(int) error { return nil }
 		fmt.Printf("drop=%s\n", sentinel(DropPrivileges(User{UID: 1000, GID: 1000, Groups: []int{1000}})))
 		os.Exit(0)
-	default:
 		fmt.Println("unknown child mode")
 	}
 	os.Exit(1)

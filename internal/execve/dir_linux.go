@@ -197,6 +197,11 @@ type Batch struct {
 type staged struct {
 	key, temp string
 	committed bool // renamed to key
+	// fd stays open for writing (close-on-exec, so COMMAND never has it)
+	// until the exec: if the exec fails after the privileges are dropped,
+	// the directory may no longer let envinit remove the file, but
+	// truncating through fd needs no permission, so no value stays behind.
+	fd int
 }
 
 // Stage writes every file to a temporary file in d (phase 1 of 2): created
@@ -229,8 +234,8 @@ func (d *Dir) Stage(files []File, uid, gid int) (*Batch, error) {
 			_ = b.Discard()
 			return nil, &FilesError{Path: path, Reason: "cannot create the file for " + f.Key, Err: err}
 		}
-		b.files = append(b.files, staged{key: f.Key, temp: temp})
-		if err := fill(os.NewFile(uintptr(fd), path), f, chown, uid, gid); err != nil {
+		b.files = append(b.files, staged{key: f.Key, temp: temp, fd: fd})
+		if err := fill(fd, f, chown, uid, gid); err != nil {
 			_ = b.Discard()
 			return nil, &FilesError{Path: path, Reason: "cannot write the file for " + f.Key, Err: err}
 		}
@@ -272,23 +277,27 @@ func (d *Dir) prepare() error {
 	return nil
 }
 
-// fill writes f to file and closes it.
-func fill(file *os.File, f File, chown bool, uid, gid int) error {
-	err := func() error {
-		if _, err := file.WriteString(f.Value.Reveal()); err != nil {
+// fill writes f to the file open at fd, which it leaves open.
+func fill(fd int, f File, chown bool, uid, gid int) error {
+	for b := []byte(f.Value.Reveal()); len(b) > 0; {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
 			return err
 		}
-		if err := file.Sync(); err != nil {
+		b = b[n:]
+	}
+	if err := unix.Fsync(fd); err != nil {
+		return err
+	}
+	if chown {
+		if err := unix.Fchown(fd, uid, gid); err != nil {
 			return err
 		}
-		if chown {
-			if err := file.Chown(uid, gid); err != nil {
-				return err
-			}
-		}
-		return file.Chmod(0o400)
-	}()
-	return errors.Join(err, file.Close())
+	}
+	return unix.Fchmod(fd, 0o400)
 }
 
 // Commit renames every staged file over {dir}/{KEY} (phase 2). A rename
@@ -309,18 +318,25 @@ func (b *Batch) Commit() error {
 }
 
 // Discard removes whatever the batch put in the directory: temporary files
-// not yet committed, and committed files (SIGTERM between Commit and Exec).
-// It reports every file it could not remove.
+// not yet committed, and committed files (SIGTERM between Commit and Exec,
+// an exec that failed). Each file is emptied first, through the descriptor
+// it was written with, so that its value is gone even where it can no
+// longer be removed (after dropping privileges, in a directory only root
+// may change). It reports every file it could not empty or remove.
 func (b *Batch) Discard() error {
 	var errs []error
 	for _, f := range b.files {
-		name := f.temp
+		name := filepath.Join(b.dir.path, f.temp)
 		if f.committed {
-			name = f.key
+			name = filepath.Join(b.dir.path, f.key)
 		}
-		err := unix.Unlinkat(b.dir.fd, name, 0)
+		if err := unix.Ftruncate(f.fd, 0); err != nil {
+			errs = append(errs, &FilesError{Path: name, Reason: "cannot empty", Err: err})
+		}
+		unix.Close(f.fd)
+		err := unix.Unlinkat(b.dir.fd, filepath.Base(name), 0)
 		if err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, &FilesError{Path: filepath.Join(b.dir.path, name), Reason: "cannot remove", Err: err})
+			errs = append(errs, &FilesError{Path: name, Reason: "cannot remove", Err: err})
 		}
 	}
 	b.files = nil

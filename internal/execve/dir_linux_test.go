@@ -2,6 +2,7 @@ package execve
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -296,6 +297,52 @@ func TestDiscardAfterCommit(t *testing.T) {
 	if got := ls(t, dir); len(got) != 0 {
 		t.Errorf("directory holds %q; want nothing", got)
 	}
+}
+
+// After the privileges are dropped, the directory (root's, 0711) no
+// longer lets envinit remove the files it wrote for the user; Discard
+// still empties them through the descriptors it kept, so no value stays.
+func TestDiscardAfterDropEmptiesWhatItCannotRemove(t *testing.T) {
+	needRoot(t)
+	dir := shmDir(t)
+	out := runChild(t, "discard-after-drop", "DIR="+dir)
+	if !strings.Contains(out, "discard=ErrFiles") {
+		t.Errorf("child: got %q; want Discard to report the files it could not remove (ErrFiles)", out)
+	}
+	for _, name := range []string{"A", "B"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v; want it left behind, empty", name, err)
+			continue
+		}
+		if len(b) != 0 {
+			t.Errorf("%s holds %d bytes after Discard; want none", name, len(b))
+		}
+	}
+}
+
+// childDiscardAfterDrop writes A and B for uid 65534 in DIR, drops to
+// that user, then discards them, as envinit does when the exec fails.
+func childDiscardAfterDrop() {
+	d, err := OpenSecretsDir(os.Getenv("DIR"), 65534)
+	if err != nil {
+		fmt.Println("OpenSecretsDir:", err)
+		return
+	}
+	files := []File{{Key: "A", Value: resolve.NewValue(canary)}, {Key: "B", Value: resolve.NewValue(canary)}}
+	b, err := d.Stage(files, 65534, 65534)
+	if err == nil {
+		err = b.Commit()
+	}
+	if err == nil {
+		err = DropPrivileges(User{Spec: "65534", UID: 65534, GID: 65534, Groups: []int{65534}})
+	}
+	if err != nil {
+		fmt.Println("setup:", err)
+		return
+	}
+	fmt.Printf("discard=%s\n", sentinel(b.Discard()))
+	os.Exit(0)
 }
 
 func TestStageNothingTouchesNothing(t *testing.T) {

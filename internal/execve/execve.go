@@ -2,19 +2,19 @@
 // system calls. It builds COMMAND's environment (BuildEnv, pure), writes
 // sensitive values to files in a memory-backed directory (OpenSecretsDir,
 // Dir.Stage, Batch.Commit), switches to ENVINIT_USER (ParseUser,
-// DropPrivileges) and replaces envinit with COMMAND (LookPath, Exec).
+// DropPrivileges) and replaces envinit with COMMAND (Prepare, Exec).
 //
 // The order main is expected to follow, failing closed at each step (uid
-// and gid are ENVINIT_USER's, or -1 when it is unset):
+// and gid are ENVINIT_USER's, or -1 when it is unset; u is nil then):
 //
 //	u, err := ParseUser(spec)                 // before anything is written
 //	dir, err := OpenSecretsDir(explicit, uid) // only if a value is sensitive
 //	env, files, err := BuildEnv(Env{Container: os.Environ(), ..., Dir: dir.Path(), Home: u.Home})
-//	path, err := LookPath(argv[0], env)
+//	path, err := Prepare(argv, env, u)        // everything execve checks, as u
 //	batch, err := dir.Stage(files, uid, gid)
 //	err = batch.Commit()                      // batch.Discard() on SIGTERM from here on
 //	err = DropPrivileges(u)
-//	err = Exec(path, argv, env)
+//	err = Exec(path, argv, env)               // batch.Discard() if it returns
 //
 // Nothing here prints a secret value: errors name keys, paths and users.
 // Outside Linux every function that needs the kernel returns ErrUnsupported.
@@ -109,3 +109,27 @@ func (e *CommandError) Error() string {
 
 func (e *CommandError) Is(target error) bool { return target == e.Kind }
 func (e *CommandError) Unwrap() error        { return e.Err }
+
+// ArgsError is a command line and environment that execve would refuse as
+// too long (E2BIG): one string, or all of them together. It names what is
+// too long, never a value, and matches resolve.ErrData: the values that
+// make it too long come from the store (exit 65).
+type ArgsError struct {
+	What  string // "argument 2", "variable NAME", "the command line and environment"
+	Size  uint64 // bytes, as the kernel counts them
+	Limit uint64
+	Stack uint64 // the stack size limit the total's limit comes from; 0 for one string
+}
+
+func (e *ArgsError) Error() string {
+	if e.Stack == 0 {
+		return fmt.Sprintf("%s takes %d bytes, over the %d the kernel takes for one string; mark the key sensitive so that it goes to a file", e.What, e.Size, e.Limit)
+	}
+	stack := "unlimited"
+	if e.Stack < 1<<62 {
+		stack = fmt.Sprintf("%d KiB", e.Stack>>10)
+	}
+	return fmt.Sprintf("%s take %d bytes, and execve takes at most %d (a quarter of the stack size limit, %s, kept between 128 KiB and 6 MiB); mark large keys sensitive so that they go to files, or raise the stack limit (ulimit -s)", e.What, e.Size, e.Limit, stack)
+}
+
+func (e *ArgsError) Is(target error) bool { return target == resolve.ErrData }

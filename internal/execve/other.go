@@ -17,9 +17,10 @@ func (d *Dir) Close() error                                   { return nil }
 func (d *Dir) Stage(files []File, uid, gid int) (*Batch, error) {
 	return nil, ErrUnsupported
 }
-func (b *Batch) Commit() error                           { return ErrUnsupported }
-func (b *Batch) Discard() error                          { return nil }
-func ParseUser(spec string) (User, error)                { return User{}, ErrUnsupported }
-func DropPrivileges(u User) error                        { return ErrUnsupported }
-func LookPath(file string, env []string) (string, error) { return "", ErrUnsupported }
-func Exec(path string, argv, env []string) error         { return ErrUnsupported }
+func (b *Batch) Commit() error                            { return ErrUnsupported }
+func (b *Batch) Discard() error                           { return nil }
+func ParseUser(spec string) (User, error)                 { return User{}, ErrUnsupported }
+func DropPrivileges(u User) error                         { return ErrUnsupported }
+func LookPath(file string, env []string) (string, error)  { return "", ErrUnsupported }
+func Prepare(argv, env []string, u *User) (string, error) { return "", ErrUnsupported }
+func Exec(path string, argv, env []string) error          { return ErrUnsupported }
