@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"debug/elf"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -63,6 +68,179 @@ func TestRunAsUser(t *testing.T) {
 			}
 			if st.Mode().Perm()&0o022 != 0 {
 				t.Errorf("secrets dir mode after the run: got %v; want it writable by its owner only", st.Mode())
+			}
+		})
+	}
+}
+
+// openDir makes a directory every user may search (t.TempDir's parents
+// are 0700), removed when the test ends.
+func openDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "envinit-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// place writes content to dir/name with mode, making dir with dirMode.
+func place(t *testing.T, dir string, dirMode os.FileMode, name string, content []byte, mode os.FileMode) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, dirMode); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, content, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withMissingLoader returns a dynamically linked binary of this machine
+// whose PT_INTERP names a loader that does not exist.
+func withMissingLoader(t *testing.T) []byte {
+	t.Helper()
+	for _, path := range []string{"/bin/true", "/usr/bin/true", "/bin/sh"} {
+		f, err := elf.Open(path)
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		for _, p := range f.Progs {
+			if p.Type != elf.PT_INTERP || p.Filesz < 20 {
+				continue
+			}
+			image := readFile(t, path)
+			name := []byte("/nonexistent/ld.so")
+			copy(image[p.Off:p.Off+p.Filesz], append(name, make([]byte, int(p.Filesz)-len(name))...))
+			return image
+		}
+	}
+	t.Skip("no dynamically linked binary on this machine to take an ELF header from")
+	return nil
+}
+
+// assertNoContent fails if a file in dir holds any byte: what a failed
+// exec after the privilege drop may leave, at most.
+func assertNoContent(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size() != 0 {
+			t.Errorf("secrets dir: %s holds %d bytes; want none", e.Name(), info.Size())
+		}
+	}
+}
+
+// With ENVINIT_USER, everything the exec can fail on is checked as that
+// user before the first file is written: the command, the directories on
+// its way, its #! interpreter, its ELF loader, the size of its arguments
+// and environment. Each ends with its exit code and an empty secrets
+// directory; and when the exec fails anyway after the drop (an ELF file
+// the kernel cannot load: its validity is the kernel's to judge), the files
+// it leaves behind, which the user may no longer remove, hold nothing.
+func TestRunAsUserExecFailsBeforeWriting(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	probe := readFile(t, probeBin)
+	root := openDir(t)
+	rootOnly := place(t, filepath.Join(root, "rootonly"), 0o755, "probe", probe, 0o700)
+	open := place(t, filepath.Join(root, "open"), 0o755, "probe", probe, 0o755)
+	hidden := place(t, filepath.Join(root, "hidden"), 0o700, "probe", probe, 0o755)
+	noInterp := place(t, root, 0o755, "no-interp", []byte("#!/nonexistent/interpreter\n"), 0o755)
+	hiddenInterp := place(t, root, 0o755, "hidden-interp", []byte("#!"+hidden+" report\n"), 0o755)
+	noLoader := place(t, root, 0o755, "no-loader", withMissingLoader(t), 0o755)
+	badELF := place(t, root, 0o755, "bad-elf", []byte("\x7fELF, and then nothing the kernel can load"), 0o755)
+
+	var stack syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_STACK, &stack); err != nil {
+		t.Fatal(err)
+	}
+	limit := max(min(stack.Cur/4, 6<<20), 128<<10)
+	big := map[string]string{"global/G": newCanary("global/G") + strings.Repeat("y", 4000)}
+	for i := range int(limit/100_000) + 2 { // 100 kB each: past the limit
+		big[fmt.Sprintf("services/api/BIG%02d", i)] = strings.Repeat("#{$/G}", 25)
+	}
+
+	cases := []struct {
+		name  string
+		argv  []string
+		path  string
+		extra map[string]string
+		want  int
+		says  []string
+	}{
+		{name: "a command only root may execute", argv: []string{rootOnly, "report"}, want: 126, says: []string{rootOnly, "permission denied"}},
+		{name: "a root-only copy earlier in PATH", argv: []string{"probe", "report"}, path: filepath.Dir(rootOnly) + ":" + filepath.Dir(open), want: 0},
+		{name: "a directory the user cannot search", argv: []string{"probe", "report"}, path: filepath.Dir(hidden), want: 126, says: []string{"directory " + filepath.Dir(hidden) + " cannot be searched"}},
+		{name: "a missing #! interpreter", argv: []string{noInterp}, want: 126, says: []string{"#! interpreter /nonexistent/interpreter is missing"}},
+		{name: "a #! interpreter the user cannot reach", argv: []string{hiddenInterp}, want: 126, says: []string{"#! interpreter " + hidden, "cannot be searched"}},
+		{name: "a missing ELF loader", argv: []string{noLoader}, want: 126, says: []string{"ELF loader /nonexistent/ld.so is missing"}},
+		{name: "arguments and environment over the kernel's limit", argv: []string{open, "report"}, extra: big, want: 65, says: []string{fmt.Sprintf("execve takes at most %d", limit), "mark large keys sensitive"}},
+		{name: "an ELF file the kernel refuses, after the drop", argv: []string{badELF}, want: 126, says: []string{"exec format error"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			kv := map[string]string{
+				"services/api/__sensitive": "PW",
+				"services/api/PW":          newCanary("api/PW"),
+				"services/api/PLAIN":       "plain",
+			}
+			maps.Copy(kv, tc.extra)
+			f.seed(t, kv)
+			env := f.env("api", "ENVINIT_USER=65534:65534")
+			if tc.path != "" {
+				env = withEnv(env, "PATH="+tc.path)
+			}
+			args := append([]string{"--"}, tc.argv...)
+			r := runEnvinit(t, env, args...)
+			assertStderrClean(t, r, f.canaries()...)
+			assertCode(t, r, tc.want)
+			for _, s := range tc.says {
+				if !strings.Contains(r.Stderr, s) {
+					t.Errorf("stderr: got %q; want it to say %q", redact(r.Stderr), s)
+				}
+			}
+			switch {
+			case tc.want == 0:
+				if p := parseProbe(t, r.Stdout); p.UID != 65534 {
+					t.Errorf("COMMAND ran as uid %d; want 65534", p.UID)
+				}
+			case tc.argv[0] == badELF:
+				assertNoContent(t, f.secrets)
+			default:
+				assertEmptyDir(t, f.secrets)
 			}
 		})
 	}

@@ -166,7 +166,7 @@ func runnable(path string) ([]string, error) {
 				return extra, nil // static, or a format the kernel judges
 			}
 			if err := executable(loader); err != nil {
-				return nil, missing(path, "its ELF loader "+loader+" (a glibc binary on a musl or scratch image?)", loader, err)
+				return nil, missing(path, "its ELF loader "+loader, " (a glibc binary on a musl or scratch image?)", loader, err)
 			}
 			return extra, nil
 		case bytes.HasPrefix(head, []byte("#!")):
@@ -175,7 +175,7 @@ func runnable(path string) ([]string, error) {
 				return nil, &CommandError{Command: path, Kind: ErrNotExecutable, Reason: file + ": its #! line names no interpreter, or one too long for the kernel"}
 			}
 			if err := executable(interp); err != nil {
-				return nil, missing(path, "its #! interpreter "+interp, interp, err)
+				return nil, missing(path, "its #! interpreter "+interp, "", interp, err)
 			}
 			extra = append(extra, interp, file)
 			if arg != "" {
@@ -189,9 +189,12 @@ func runnable(path string) ([]string, error) {
 	return nil, &CommandError{Command: path, Kind: ErrNotExecutable, Reason: fmt.Sprintf("more than %d nested #! interpreters", maxInterpreters)}
 }
 
-func missing(path, what, file string, err error) error {
+// missing is the error for what the kernel needs to run path: file,
+// described as what, is missing (hint says why it may be) or cannot be
+// executed.
+func missing(path, what, hint, file string, err error) error {
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-		return &CommandError{Command: path, Kind: ErrNotExecutable, Reason: what + " is missing", Err: err}
+		return &CommandError{Command: path, Kind: ErrNotExecutable, Reason: what + " is missing" + hint, Err: err}
 	}
 	if dir := unsearchable(file); dir != "" {
 		what += " is in directory " + dir + ", which cannot be searched, and"
