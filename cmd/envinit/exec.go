@@ -80,6 +80,7 @@ func runExec(ctx context.Context, inv *invocation) error {
 	// The last moment a signal can still be honoured: once the watch
 	// stops, a signal is COMMAND's to handle, and one that came before
 	// is seen here.
+	lastMoment(ctx)
 	stop()
 	if intr := interruption(ctx); intr != nil {
 		_ = batch.Discard()
@@ -89,6 +90,10 @@ func runExec(ctx context.Context, inv *invocation) error {
 	_ = batch.Discard() // best effort: after a drop, the directory may refuse
 	return err
 }
+
+// lastMoment runs right before the signal watch stops, after every earlier
+// look for a signal: a test raises one there.
+var lastMoment = func(ctx context.Context) {}
 
 // start is everything the exec needs, prepared before any file is
 // written.

@@ -34,7 +34,7 @@ var errStopped = errors.New("signal watch stopped")
 func contextWithExitSignalWatch(parent context.Context) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, exitSignals()...)
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -55,6 +55,18 @@ func contextWithExitSignalWatch(parent context.Context) (ctx context.Context, st
 		}
 		cancel(errStopped) // a no-op when a signal came
 	})
+}
+
+// exitSignals are the signals that stop envinit before the exec: SIGTERM,
+// and SIGINT unless it was ignored when envinit started (a job a shell
+// started in the background): the parent meant it not to stop the process.
+// Go keeps an inherited SIG_IGN only for SIGHUP and SIGINT, so only
+// SIGINT's can be told.
+func exitSignals() []os.Signal {
+	if signal.Ignored(syscall.SIGINT) {
+		return []os.Signal{syscall.SIGTERM}
+	}
+	return []os.Signal{syscall.SIGTERM, syscall.SIGINT}
 }
 
 // interruption returns the *interrupted that canceled ctx, if a signal
