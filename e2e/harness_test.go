@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -204,11 +205,19 @@ type running struct {
 // with wait. It is killed after runTimeout.
 func startEnvinit(t *testing.T, env []string, args ...string) *running {
 	t.Helper()
+	return startVia(t, nil, env, args...)
+}
+
+// startVia is startEnvinit through a launcher: via is a command line that
+// ends by exec'ing envinitBin, which follows it.
+func startVia(t *testing.T, via []string, env []string, args ...string) *running {
+	t.Helper()
 	if env == nil {
 		env = []string{} // a nil Env would inherit the test's environment
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	cmd := exec.CommandContext(ctx, envinitBin, args...)
+	argv := append(append(slices.Clone(via), envinitBin), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = t.TempDir()
 	cmd.WaitDelay = 5 * time.Second

@@ -9,9 +9,14 @@
 //	    "files" covers every path named by an environment variable whose
 //	    name ends in _FILE. --marker creates PATH first, so a test can tell
 //	    whether the probe ran at all.
+//	    "sigblk" and "sigign" are the blocked and ignored signal masks of
+//	    /proc/self/status (see report.Report for what a Go program can see).
 //	probe sleep
 //	    waits for SIGTERM (or SIGINT), prints "got SIGTERM" (or "got SIGINT")
 //	    and exits 0.
+//	probe launch [--ignore N,N] [--block N,N] -- PROGRAM [ARG...]
+//	    execs PROGRAM with the signals numbered in --ignore ignored and
+//	    those in --block blocked, to start envinit with a given signal state.
 //
 // It uses only the standard library and is built with CGO_ENABLED=0, so the
 // same binary runs on the host and in a scratch or distroless container.
@@ -25,9 +30,11 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 func main() {
@@ -40,6 +47,8 @@ func main() {
 		os.Exit(runReport(os.Args[2:]))
 	case "sleep":
 		os.Exit(runSleep())
+	case "launch":
+		os.Exit(runLaunch(os.Args[2:]))
 	default:
 		fmt.Fprintf(os.Stderr, "probe: unknown subcommand %q\n", os.Args[1])
 		os.Exit(2)
@@ -74,6 +83,7 @@ func runReport(args []string) int {
 		Environ: os.Environ(),
 		Files:   map[string]report.File{},
 	}
+	r.SigBlk, r.SigIgn = statusField("SigBlk"), statusField("SigIgn")
 	if groups, err := os.Getgroups(); err == nil && groups != nil {
 		r.Groups = groups
 	}
@@ -134,4 +144,55 @@ func runSleep() int {
 	}
 	fmt.Printf("got %s\n", name)
 	return 0
+}
+
+// statusField returns a field of /proc/self/status, "" if it is not there.
+func statusField(name string) string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func runLaunch(args []string) int {
+	fset := flag.NewFlagSet("launch", flag.ContinueOnError)
+	ignore := fset.String("ignore", "", "signal numbers to ignore, comma-separated")
+	block := fset.String("block", "", "signal numbers to block, comma-separated")
+	if err := fset.Parse(args); err != nil || fset.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: probe launch [--ignore N,N] [--block N,N] -- PROGRAM [ARG...]")
+		return 2
+	}
+	parse := func(list string) []syscall.Signal {
+		var out []syscall.Signal
+		for _, f := range strings.Split(list, ",") {
+			var n int
+			if _, err := fmt.Sscan(f, &n); err == nil && n > 0 && n <= 64 {
+				out = append(out, syscall.Signal(n))
+			}
+		}
+		return out
+	}
+	for _, sig := range parse(*ignore) {
+		signal.Ignore(sig) // SIG_IGN survives execve
+	}
+	// The mask is per thread and survives execve: set it on this thread
+	// and exec from it.
+	runtime.LockOSThread()
+	var mask uint64
+	for _, sig := range parse(*block) {
+		mask |= 1 << (sig - 1)
+	}
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 0 /* SIG_BLOCK */, uintptr(unsafe.Pointer(&mask)), 0, 8, 0, 0); e != 0 {
+		fmt.Fprintf(os.Stderr, "probe: rt_sigprocmask: %v\n", e)
+		return 2
+	}
+	err := syscall.Exec(fset.Arg(0), fset.Args(), os.Environ())
+	fmt.Fprintf(os.Stderr, "probe: exec %s: %v\n", fset.Arg(0), err)
+	return 2
 }

@@ -14,6 +14,16 @@ type Report struct {
 	Environ []string          `json:"environ"`
 	// Files describes every path named by a variable ending in _FILE.
 	Files map[string]File `json:"files"`
+	// SigBlk and SigIgn are the blocked and ignored signal sets of
+	// /proc/self/status, as hex masks (bit n-1 for signal n). The probe is
+	// a Go program: its runtime unblocks the signals it must handle
+	// (SIGHUP, SIGINT, SIGTERM, SIGQUIT, the synchronous ones) and takes
+	// over every disposition but an inherited SIG_IGN of SIGHUP and SIGINT
+	// before main runs, so these show what it inherited only for the
+	// other blocked signals and for those two ignored ones. A C program
+	// (cat /proc/self/status) shows the rest.
+	SigBlk string `json:"sigblk"`
+	SigIgn string `json:"sigign"`
 }
 
 // File describes one path as the probe found it.
