@@ -409,6 +409,73 @@ func TestAttackSymlinkedSecretsDir(t *testing.T) {
 	}
 }
 
+// A symlink in a directory above ENVINIT_SECRETS_DIR is refused too
+// (73), naming it: whoever can repoint it later would control what
+// COMMAND reads through KEY_FILE. Nothing is written through it.
+func TestAttackSymlinkedParentOfSecretsDir(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.seed(t, map[string]string{"services/api/__sensitive": "TOKEN", "services/api/TOKEN": newCanary("api/TOKEN")})
+	parent := shmDir(t)
+	target := shmDir(t)
+	if err := os.Mkdir(filepath.Join(target, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(parent, "lnk")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, filepath.Join(target, "sub"))
+	time.Sleep(20 * time.Millisecond)
+	r := f.runFail(t, 73, f.env("api", "ENVINIT_SECRETS_DIR="+filepath.Join(link, "sub")), f.probe()...)
+	if want := link + ": is a symlink"; !strings.Contains(r.Stderr, want) {
+		t.Errorf("stderr: got %q; want it to say %q", redact(r.Stderr), want)
+	}
+	assertUntouched(t, "the directory behind the symlink", filepath.Join(target, "sub"), before)
+	assertEmptyDir(t, filepath.Join(target, "sub"))
+}
+
+// A start killed between writing its temporary files and renaming them
+// leaves .envinit-* files holding values. The next start removes them
+// when it opens the directory, but never while another envinit sharing
+// the directory (a pod's emptyDir) holds it: that one may be writing its
+// own right now. Names that are not envinit's own are never touched.
+func TestAttackStaleTemporariesRemoved(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.seed(t, map[string]string{"services/api/__sensitive": "TOKEN", "services/api/TOKEN": newCanary("api/TOKEN")})
+	stale := filepath.Join(f.secrets, ".envinit-00112233445566ff")
+	foreign := filepath.Join(f.secrets, ".envinit-not-ours")
+	for _, p := range []string{stale, foreign} {
+		if err := os.WriteFile(p, []byte(newCanary("a killed start's temporary file")), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another envinit, between its open and its exec, holds the directory.
+	other, err := os.Open(f.secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	f.runOK(t, f.env("api"), f.probe()...)
+	if _, err := os.Stat(stale); err != nil {
+		t.Errorf("while another envinit held the directory, the temporary file went (%v); want it kept", err)
+	}
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	f.runOK(t, f.env("api"), f.probe()...)
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file: got %v; want it removed", err)
+	}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("a file of another naming: got %v; want it kept", err)
+	}
+}
+
 // Run as a user other than root (docker run --user 1000), envinit cannot
 // tighten a directory it does not own. A world-writable one without the
 // sticky bit lets anyone replace its files: refused (73). With the sticky

@@ -245,3 +245,29 @@ func TestRunAsUserExecFailsBeforeWriting(t *testing.T) {
 		})
 	}
 }
+
+// A directory above the secrets directory that ENVINIT_USER may not search
+// would give COMMAND KEY_FILEs it cannot open: refused (73), naming it,
+// before anything is written.
+func TestRunAsUserParentNotSearchable(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	f := newFixture(t)
+	f.seed(t, map[string]string{"services/api/__sensitive": "PW", "services/api/PW": newCanary("api/PW")})
+	closed := shmDir(t)
+	dir := filepath.Join(closed, "secrets")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := f.env("api", "ENVINIT_USER=65534:65534", "ENVINIT_SECRETS_DIR="+dir)
+	r := f.runFail(t, 73, env, f.probe()...)
+	if want := closed + ": ENVINIT_USER (uid 65534) may not search"; !strings.Contains(r.Stderr, want) {
+		t.Errorf("stderr: got %q; want it to say %q", redact(r.Stderr), want)
+	}
+	assertEmptyDir(t, dir)
+}

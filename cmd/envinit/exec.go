@@ -201,9 +201,5 @@ func secretsDir(c *config, res *resolve.Result, user *execve.User) (*execve.Dir,
 	if !sensitive && c.SecretsDir == "" {
 		return &execve.Dir{}, nil
 	}
-	owner := -1
-	if user != nil {
-		owner = user.UID
-	}
-	return execve.OpenSecretsDir(c.SecretsDir, owner)
+	return execve.OpenSecretsDir(c.SecretsDir, user)
 }

@@ -74,9 +74,9 @@ func childDrop() {
 	fmt.Printf("again=%s\n", sentinel(DropPrivileges(u)))
 	_, err = ParseUser("1000")
 	fmt.Printf("parse=%s\n", sentinel(err))
-	_, err = OpenSecretsDir(os.Getenv("WORLD_WRITABLE"), -1)
+	_, err = OpenSecretsDir(os.Getenv("WORLD_WRITABLE"), nil)
 	fmt.Printf("world-writable=%s\n", sentinel(err))
-	_, err = OpenSecretsDir(os.Getenv("STICKY"), -1)
+	_, err = OpenSecretsDir(os.Getenv("STICKY"), nil)
 	fmt.Printf("sticky=%s\n", sentinel(err))
 	os.Exit(0)
 }

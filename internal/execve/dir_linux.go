@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,28 +42,58 @@ type Dir struct {
 	parent int // devShm, when the fallback directory does not exist yet
 }
 
-// OpenSecretsDir chooses and checks the secrets directory without changing
-// anything: a missing fallback directory is only created, and a loose mode
-// only tightened, by the first Stage that has files to write.
+// OpenSecretsDir chooses and checks the secrets directory. It changes
+// nothing but stale temporary files (see clean): a missing fallback
+// directory is only created, and a loose mode only tightened, by the first
+// Stage that has files to write.
 //
 // explicit is ENVINIT_SECRETS_DIR: it must exist, be a directory and be
 // memory-backed. When it is empty, /run/secrets is used if it exists, is
-// memory-backed and writable, else /dev/shm/envinit. owner is the uid
-// COMMAND runs as (-1: envinit's own), which may own the directory.
-// Errors match ErrFiles.
-func OpenSecretsDir(explicit string, owner int) (*Dir, error) {
+// memory-backed and writable, else /dev/shm/envinit. No component of the
+// path may be a symlink: whoever could repoint one would choose where the
+// secrets go, and KEY_FILE would name the link. u is the user COMMAND runs
+// as (nil: envinit's own), which may own the directory and must be able to
+// search every directory above it. Errors match ErrFiles.
+func OpenSecretsDir(explicit string, u *User) (*Dir, error) {
+	owner := -1
+	if u != nil {
+		owner = u.UID
+	}
+	var d *Dir
+	var err error
 	switch {
 	case explicit != "":
-		path, err := filepath.Abs(explicit)
-		if err != nil {
-			return nil, &FilesError{Path: explicit, Reason: "cannot make ENVINIT_SECRETS_DIR absolute", Err: err}
+		path, aerr := filepath.Abs(explicit)
+		if aerr != nil {
+			return nil, &FilesError{Path: explicit, Reason: "cannot make ENVINIT_SECRETS_DIR absolute", Err: aerr}
 		}
-		return openDir(unix.AT_FDCWD, path, path, owner)
+		d, err = openDir(path, owner)
 	case usable(runSecrets):
-		return openDir(unix.AT_FDCWD, runSecrets, runSecrets, owner)
+		d, err = openDir(runSecrets, owner)
+	default:
+		d, err = openFallback(owner)
 	}
-	parent, err := openDirFD(unix.AT_FDCWD, devShm)
 	if err != nil {
+		return nil, err
+	}
+	if err := reachable(d.path, u); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.fd >= 0 {
+		d.lock()
+	}
+	return d, nil
+}
+
+// openFallback opens /dev/shm/envinit, or keeps /dev/shm open to create it.
+func openFallback(owner int) (*Dir, error) {
+	parent, err := openNoSymlinks(devShm, unix.O_RDONLY)
+	if err != nil {
+		var fe *FilesError
+		if errors.As(err, &fe) && fe.Err == nil {
+			return nil, err // a symlink
+		}
 		return nil, &FilesError{Path: devShm, Reason: "cannot open the fallback for " + runSecrets + ", which is not a writable memory filesystem; " + mountHint, Err: err}
 	}
 	if err := memoryBacked(parent, devShm); err != nil {
@@ -68,37 +101,133 @@ func OpenSecretsDir(explicit string, owner int) (*Dir, error) {
 		return nil, err
 	}
 	path := filepath.Join(devShm, fallbackName)
-	d, err := openDir(parent, fallbackName, path, owner)
-	if errors.Is(err, unix.ENOENT) {
+	fd, err := openDirFD(parent, fallbackName)
+	switch {
+	case errors.Is(err, unix.ENOENT):
 		return &Dir{path: path, fd: -1, owner: owner, parent: parent}, nil
+	case err != nil:
+		unix.Close(parent)
+		return nil, componentError(parent, fallbackName, path, err)
 	}
 	unix.Close(parent)
-	return d, err
+	return vet(&Dir{path: path, fd: fd, owner: owner, parent: -1})
 }
 
 // usable reports whether the preferred default is there for envinit to use.
 func usable(path string) bool {
 	var fs unix.Statfs_t
-	return unix.Statfs(path, &fs) == nil && isMemory(fs) &&
-		unix.Faccessat(unix.AT_FDCWD, path, unix.W_OK|unix.X_OK, unix.AT_EACCESS) == nil
+	if unix.Statfs(path, &fs) != nil || !isMemory(fs) ||
+		unix.Faccessat(unix.AT_FDCWD, path, unix.W_OK|unix.X_OK, unix.AT_EACCESS) != nil {
+		return false
+	}
+	fd, err := openNoSymlinks(path, unix.O_RDONLY)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
-// openDir opens name relative to at, path being its full name, and vets it.
-func openDir(at int, name, path string, owner int) (*Dir, error) {
-	fd, err := openDirFD(at, name)
+// openDir opens the directory at path, absolute and clean, and vets it.
+func openDir(path string, owner int) (*Dir, error) {
+	fd, err := openNoSymlinks(path, unix.O_RDONLY)
 	if err != nil {
-		var st unix.Stat_t
-		if unix.Fstatat(at, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			return nil, &FilesError{Path: path, Reason: "is a symlink, which could be pointed elsewhere; give the directory itself"}
+		var fe *FilesError
+		if errors.As(err, &fe) {
+			return nil, err
 		}
 		return nil, &FilesError{Path: path, Reason: "cannot open", Err: err}
 	}
-	d := &Dir{path: path, fd: fd, owner: owner, parent: -1}
+	return vet(&Dir{path: path, fd: fd, owner: owner, parent: -1})
+}
+
+func vet(d *Dir) (*Dir, error) {
 	if _, err := d.check(); err != nil {
 		d.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// openat2 is unix.Openat2; tests make it fail as an old kernel or an old
+// seccomp profile does.
+var openat2 = unix.Openat2
+
+// openNoSymlinks opens the directory at path, absolute and clean, with
+// flags (O_RDONLY), following no symlink in any component: openat2 with
+// RESOLVE_NO_SYMLINKS, or, where openat2 is refused (ENOSYS before Linux
+// 5.6, EPERM from a seccomp profile that predates it), one component at a
+// time, each opened with O_NOFOLLOW relative to the one before. Either way
+// no component can be swapped for a link between the checks and the open.
+// A symlink, or a component that is not a directory, is a *FilesError
+// naming that component.
+func openNoSymlinks(path string, flags int) (int, error) {
+	how := &unix.OpenHow{Flags: uint64(flags | unix.O_DIRECTORY | unix.O_CLOEXEC), Resolve: unix.RESOLVE_NO_SYMLINKS}
+	fd, err := openat2(unix.AT_FDCWD, path, how)
+	if err == nil {
+		return fd, nil
+	}
+	// Refused, or failed: the walk works without openat2 and names the
+	// component at fault.
+	return walk(path, flags)
+}
+
+// walk is openNoSymlinks one component at a time. The directories above
+// the last are opened with O_PATH: that needs search permission on them,
+// not read, as a path lookup does.
+func walk(path string, flags int) (int, error) {
+	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if path == "/" {
+		parts = []string{"."}
+	}
+	at := "/"
+	for i, part := range parts {
+		f := unix.O_PATH
+		if i == len(parts)-1 {
+			f = flags
+		}
+		next, err := unix.Openat(fd, part, f|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		name := filepath.Join(at, part)
+		if err != nil {
+			err = componentError(fd, part, name, err)
+			unix.Close(fd)
+			return -1, err
+		}
+		unix.Close(fd)
+		fd, at = next, name
+	}
+	return fd, nil
+}
+
+// componentError says why name, at path, could not be opened relative to
+// at: a symlink is named as such.
+func componentError(at int, name, path string, err error) error {
+	var st unix.Stat_t
+	if unix.Fstatat(at, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return &FilesError{Path: path, Reason: "is a symlink, which could be pointed elsewhere; give ENVINIT_SECRETS_DIR as a path with no symlink in it (readlink -f shows one)"}
+	}
+	return &FilesError{Path: path, Reason: "cannot open", Err: err}
+}
+
+// reachable checks that u can search every directory above path, so that
+// COMMAND can open its KEY_FILEs (check grants search on the directory
+// itself). The path has no symlink, so its spelling is its way.
+func reachable(path string, u *User) error {
+	if u == nil {
+		return nil
+	}
+	var dir string
+	if err := asUser(u, func() error { dir = unsearchable(path); return nil }); err != nil {
+		return err
+	}
+	if dir != "" {
+		return &FilesError{Path: dir, Reason: fmt.Sprintf("ENVINIT_USER (uid %d) may not search this directory above the secrets directory, so COMMAND could not open its KEY_FILEs; give it search permission (chmod o+x) or choose another ENVINIT_SECRETS_DIR", u.UID)}
+	}
+	return nil
 }
 
 func openDirFD(at int, path string) (int, error) {
@@ -256,9 +385,10 @@ func (d *Dir) prepare() error {
 		// Whether we made it or lost a race, vet what is there now.
 		fd, err := openDirFD(d.parent, fallbackName)
 		if err != nil {
-			return &FilesError{Path: d.path, Reason: "cannot open", Err: err}
+			return componentError(d.parent, fallbackName, d.path, err)
 		}
 		d.fd = fd
+		d.lock()
 	}
 	mode, err := d.check()
 	if err != nil {
@@ -355,4 +485,49 @@ func validName(key string) bool {
 		}
 	}
 	return true
+}
+
+// tempPattern is tempName's form: the only names clean removes.
+var tempPattern = regexp.MustCompile(`^\.envinit-[0-9a-f]{16}$`)
+
+// lock takes the directory's lock, shared, for as long as envinit may
+// have temporary files in it: until the exec closes the descriptor (it is
+// close-on-exec) or envinit exits. Before that, if no other envinit holds
+// it (processes sharing a directory, such as the containers of a pod
+// sharing an emptyDir, take it too), it takes it exclusively and removes
+// the stale temporary files of a start that was killed: only envinit's own
+// names, and only while no live envinit can be writing one. A directory
+// in use by others is cleaned by a later start. flock(2) locks go with the
+// process, so a killed start leaves no lock behind.
+func (d *Dir) lock() {
+	if unix.Flock(d.fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+		d.clean()
+	}
+	// A cleaner holds the lock only while it removes files: wait a little
+	// for it, then go on unlocked (a cleaner could then remove a
+	// temporary file of this start: Commit fails, nothing is exec'd).
+	for range 200 {
+		if unix.Flock(d.fd, unix.LOCK_SH|unix.LOCK_NB) == nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// clean removes the stale temporary files: the lock is held exclusively.
+// What cannot be removed (a directory, another user's file in a sticky
+// directory) is left alone.
+func (d *Dir) clean() {
+	dup, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(dup), d.path)
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	for _, name := range names {
+		if tempPattern.MatchString(name) {
+			_ = unix.Unlinkat(d.fd, name, 0)
+		}
+	}
 }

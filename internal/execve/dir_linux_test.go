@@ -78,7 +78,7 @@ func file(key, value string) File { return File{Key: key, Value: resolve.NewValu
 // write opens dir explicitly and stages and commits files as they are.
 func write(t *testing.T, dir string, files ...File) *Batch {
 	t.Helper()
-	d, err := OpenSecretsDir(dir, -1)
+	d, err := OpenSecretsDir(dir, nil)
 	if err != nil {
 		t.Fatalf("OpenSecretsDir: %v", err)
 	}
@@ -136,7 +136,7 @@ func TestWriteContentAndMode(t *testing.T) {
 func TestWriteOwner(t *testing.T) {
 	needRoot(t)
 	dir := shmDir(t)
-	d, err := OpenSecretsDir(dir, 1000)
+	d, err := OpenSecretsDir(dir, uidUser(1000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestStageFailureLeavesNothing(t *testing.T) {
 	if err := os.Link(outside, filepath.Join(dir, ".t2")); err != nil {
 		t.Fatal(err)
 	}
-	d, err := OpenSecretsDir(dir, -1)
+	d, err := OpenSecretsDir(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestStageFailureLeavesNothing(t *testing.T) {
 
 func TestStageRejectsBadKey(t *testing.T) {
 	dir := shmDir(t)
-	d, err := OpenSecretsDir(dir, -1)
+	d, err := OpenSecretsDir(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestCommitFailureLeavesNothing(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "B", "inside"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	d, err := OpenSecretsDir(dir, -1)
+	d, err := OpenSecretsDir(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestDiscardAfterDropEmptiesWhatItCannotRemove(t *testing.T) {
 // childDiscardAfterDrop writes A and B for uid 65534 in DIR, drops to
 // that user, then discards them, as envinit does when the exec fails.
 func childDiscardAfterDrop() {
-	d, err := OpenSecretsDir(os.Getenv("DIR"), 65534)
+	d, err := OpenSecretsDir(os.Getenv("DIR"), uidUser(65534))
 	if err != nil {
 		fmt.Println("OpenSecretsDir:", err)
 		return
@@ -351,7 +351,7 @@ func TestStageNothingTouchesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.Stat(dir)
-	d, err := OpenSecretsDir(dir, -1)
+	d, err := OpenSecretsDir(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestStageNothingTouchesNothing(t *testing.T) {
 	// The fallback directory is not even created.
 	shm := shmDir(t)
 	setDefaults(t, filepath.Join(shm, "missing"), shm)
-	d, err = OpenSecretsDir("", -1)
+	d, err = OpenSecretsDir("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestStageTightensLooseDir(t *testing.T) {
 		if err := os.Chmod(dir, mode); err != nil {
 			t.Fatal(err)
 		}
-		d, err := OpenSecretsDir(dir, -1)
+		d, err := OpenSecretsDir(dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -428,7 +428,7 @@ func TestOpenRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := OpenSecretsDir(tt.dir, -1)
+			d, err := OpenSecretsDir(tt.dir, nil)
 			if !errors.Is(err, ErrFiles) {
 				d.Close()
 				t.Fatalf("got %v; want an ErrFiles", err)
@@ -440,11 +440,156 @@ func TestOpenRejects(t *testing.T) {
 	}
 	// Nothing was written to the disk directory.
 	dir := diskDir(t)
-	if _, err := OpenSecretsDir(dir, -1); err == nil || !strings.Contains(err.Error(), "tmpfs") {
+	if _, err := OpenSecretsDir(dir, nil); err == nil || !strings.Contains(err.Error(), "tmpfs") {
 		t.Errorf("got %v; want an error saying how to mount a tmpfs", err)
 	}
 	if got := ls(t, dir); len(got) != 0 {
 		t.Errorf("%s holds %q; want nothing", dir, got)
+	}
+}
+
+// A symlink anywhere on the way to the directory is refused and named,
+// with openat2 and with the component walk used where openat2 is refused
+// (ENOSYS before Linux 5.6, EPERM from an older seccomp profile); a path
+// without one opens either way.
+func TestOpenRefusesSymlinkedParents(t *testing.T) {
+	shm := shmDir(t)
+	real := filepath.Join(shm, "real")
+	if err := os.MkdirAll(filepath.Join(real, "sub", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(shm, "lnk")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("sub", filepath.Join(real, "sublnk")); err != nil {
+		t.Fatal(err)
+	}
+	for _, openat := range []struct {
+		name string
+		err  error
+	}{{"openat2", nil}, {"no openat2 (ENOSYS)", unix.ENOSYS}, {"openat2 refused (EPERM)", unix.EPERM}} {
+		t.Run(openat.name, func(t *testing.T) {
+			if openat.err != nil {
+				openat2 = func(int, string, *unix.OpenHow) (int, error) { return -1, openat.err }
+				defer func() { openat2 = unix.Openat2 }()
+			}
+			for _, tt := range []struct{ dir, component string }{
+				{filepath.Join(shm, "lnk", "sub"), filepath.Join(shm, "lnk")},
+				{filepath.Join(shm, "lnk", "sub", "deeper"), filepath.Join(shm, "lnk")},
+				{filepath.Join(real, "sublnk", "deeper"), filepath.Join(real, "sublnk")},
+				{filepath.Join(real, "sublnk"), filepath.Join(real, "sublnk")},
+			} {
+				d, err := OpenSecretsDir(tt.dir, nil)
+				if !errors.Is(err, ErrFiles) {
+					d.Close()
+					t.Errorf("%s: got %v; want an ErrFiles", tt.dir, err)
+					continue
+				}
+				if want := tt.component + ": is a symlink"; !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: got %q; want it to say %q", tt.dir, err, want)
+				}
+			}
+			d, err := OpenSecretsDir(filepath.Join(real, "sub", "deeper"), nil)
+			if err != nil {
+				t.Fatalf("a path without symlinks: %v", err)
+			}
+			d.Close()
+		})
+	}
+}
+
+// A directory above the secrets directory that ENVINIT_USER may not search
+// would hand COMMAND KEY_FILEs it cannot open: refused, naming it.
+func TestOpenRefusesParentTheUserCannotSearch(t *testing.T) {
+	needRoot(t)
+	shm := shmDir(t)
+	closed := filepath.Join(shm, "closed")
+	dir := filepath.Join(closed, "secrets")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenSecretsDir(dir, uidUser(65534))
+	if !errors.Is(err, ErrFiles) || !strings.Contains(err.Error(), closed+": ENVINIT_USER (uid 65534) may not search") {
+		t.Errorf("got %v; want an ErrFiles naming %s", err, closed)
+	}
+	d, err := OpenSecretsDir(dir, nil)
+	if err != nil {
+		t.Fatalf("as envinit's own user: %v", err)
+	}
+	d.Close()
+	if err := os.Chmod(closed, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	d, err = OpenSecretsDir(dir, uidUser(65534))
+	if err != nil {
+		t.Fatalf("once searchable: %v", err)
+	}
+	d.Close()
+}
+
+// Opening the directory removes the temporary files a killed start left,
+// of envinit's naming only, unless another envinit holds the directory:
+// it may be writing them right now.
+func TestOpenRemovesStaleTemporaries(t *testing.T) {
+	dir := shmDir(t)
+	stale := ".envinit-0123456789abcdef"
+	keep := []string{".envinit-0123456789ABCDEF", ".envinit-short", "envinit-0123456789abcdef", "PW", ".envinit-0123456789abcdef0"}
+	for _, name := range append([]string{stale}, keep...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(canary), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".envinit-fedcba9876543210"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	keep = append(keep, ".envinit-fedcba9876543210") // a directory: not a file envinit made
+
+	// Another envinit between its open and its exec holds the lock shared.
+	other, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(other, unix.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenSecretsDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, stale)); err != nil {
+		t.Errorf("with another envinit in the directory, the temporary file was removed (%v); want it kept", err)
+	}
+	// This one holds it shared too until it execs (here: closes).
+	if err := unix.Flock(other, unix.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := OpenSecretsDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2.Close()
+	if _, err := os.Stat(filepath.Join(dir, stale)); err != nil {
+		t.Errorf("while the first envinit still held the directory, the temporary file was removed (%v); want it kept", err)
+	}
+	d.Close()
+	unix.Close(other)
+
+	d, err = OpenSecretsDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	got := ls(t, dir)
+	if slices.Contains(got, stale) {
+		t.Errorf("directory holds %q; want %s removed", got, stale)
+	}
+	for _, name := range keep {
+		if !slices.Contains(got, name) {
+			t.Errorf("directory holds %q; want %s kept", got, name)
+		}
 	}
 }
 
@@ -454,12 +599,12 @@ func TestOpenRejectsForeignOwner(t *testing.T) {
 	if err := os.Chown(dir, 12345, 12345); err != nil {
 		t.Fatal(err)
 	}
-	_, err := OpenSecretsDir(dir, 1000)
+	_, err := OpenSecretsDir(dir, uidUser(1000))
 	if !errors.Is(err, ErrFiles) || !strings.Contains(err.Error(), "owned by uid 12345") {
 		t.Errorf("got %v; want an ErrFiles naming uid 12345", err)
 	}
 	// Owned by COMMAND's user is fine.
-	d, err := OpenSecretsDir(dir, 12345)
+	d, err := OpenSecretsDir(dir, uidUser(12345))
 	if err != nil {
 		t.Errorf("owned by the target user: got %v; want no error", err)
 	} else {
@@ -471,7 +616,7 @@ func TestDefaultDir(t *testing.T) {
 	t.Run("memory-backed /run/secrets", func(t *testing.T) {
 		run := shmDir(t)
 		setDefaults(t, run, shmDir(t))
-		d, err := OpenSecretsDir("", -1)
+		d, err := OpenSecretsDir("", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -487,7 +632,7 @@ func TestDefaultDir(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			shm := shmDir(t)
 			setDefaults(t, run, shm)
-			d, err := OpenSecretsDir("", -1)
+			d, err := OpenSecretsDir("", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -520,7 +665,7 @@ func TestDefaultDir(t *testing.T) {
 	t.Run("/dev/shm on disk", func(t *testing.T) {
 		shm := diskDir(t)
 		setDefaults(t, "/nonexistent/run/secrets", shm)
-		_, err := OpenSecretsDir("", -1)
+		_, err := OpenSecretsDir("", nil)
 		if !errors.Is(err, ErrFiles) || !strings.Contains(err.Error(), shm) {
 			t.Errorf("got %v; want an ErrFiles naming %s", err, shm)
 		}
@@ -536,7 +681,7 @@ func TestDefaultDir(t *testing.T) {
 		if err := os.Chown(squat, 12345, 12345); err != nil {
 			t.Fatal(err)
 		}
-		_, err := OpenSecretsDir("", -1)
+		_, err := OpenSecretsDir("", nil)
 		if !errors.Is(err, ErrFiles) || !strings.Contains(err.Error(), squat) {
 			t.Errorf("got %v; want an ErrFiles naming %s", err, squat)
 		}
@@ -547,7 +692,7 @@ func TestDefaultDir(t *testing.T) {
 		if err := os.Symlink(shmDir(t), filepath.Join(shm, "envinit")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := OpenSecretsDir("", -1)
+		_, err := OpenSecretsDir("", nil)
 		if !errors.Is(err, ErrFiles) {
 			t.Errorf("got %v; want an ErrFiles", err)
 		}
@@ -573,7 +718,7 @@ func TestStageLetsTheUserReachItsFiles(t *testing.T) {
 		if err := os.Chmod(dir, tt.mode); err != nil {
 			t.Fatal(err)
 		}
-		d, err := OpenSecretsDir(dir, tt.owner)
+		d, err := OpenSecretsDir(dir, uidUser(tt.owner))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -585,4 +730,13 @@ func TestStageLetsTheUserReachItsFiles(t *testing.T) {
 			t.Errorf("mode %v for uid %d: got %v; want %v", tt.mode, tt.owner, st.Mode().Perm(), tt.want)
 		}
 	}
+}
+
+// uidUser is the User for uid with that gid and no other group; nil for
+// -1, envinit's own.
+func uidUser(uid int) *User {
+	if uid < 0 {
+		return nil
+	}
+	return &User{Spec: fmt.Sprint(uid), UID: uid, GID: uid, Groups: []int{uid}}
 }

@@ -8,7 +8,7 @@
 // and gid are ENVINIT_USER's, or -1 when it is unset; u is nil then):
 //
 //	u, err := ParseUser(spec)                 // before anything is written
-//	dir, err := OpenSecretsDir(explicit, uid) // only if a value is sensitive
+//	dir, err := OpenSecretsDir(explicit, u)   // only if a value is sensitive
 //	env, files, err := BuildEnv(Env{Container: os.Environ(), ..., Dir: dir.Path(), Home: u.Home})
 //	path, err := Prepare(argv, env, u)        // everything execve checks, as u
 //	batch, err := dir.Stage(files, uid, gid)

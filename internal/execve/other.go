@@ -11,9 +11,9 @@ type Dir struct{}
 // Batch is a set of staged files; Linux only.
 type Batch struct{}
 
-func OpenSecretsDir(explicit string, owner int) (*Dir, error) { return nil, ErrUnsupported }
-func (d *Dir) Path() string                                   { return "" }
-func (d *Dir) Close() error                                   { return nil }
+func OpenSecretsDir(explicit string, u *User) (*Dir, error) { return nil, ErrUnsupported }
+func (d *Dir) Path() string                                 { return "" }
+func (d *Dir) Close() error                                 { return nil }
 func (d *Dir) Stage(files []File, uid, gid int) (*Batch, error) {
 	return nil, ErrUnsupported
 }
