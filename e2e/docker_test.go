@@ -76,6 +76,8 @@ func TestDocker(t *testing.T) {
 		{"UnhandledSIGTERM", testDockerUnhandledSIGTERM},
 		{"ExitCode", testDockerExitCode},
 		{"SIGTERMWhileFetching", testDockerSIGTERMWhileFetching},
+		{"NoNewPrivs", testDockerNoNewPrivs},
+		{"SymlinkedSecretsDirParent", testDockerSymlinkedSecretsDirParent},
 		{"KubernetesPod", testDockerKubernetesPod},
 		{"ECSTask", testDockerECSTask},
 	}
@@ -233,6 +235,100 @@ func testDockerUserFlag(t *testing.T, imgs dockerImages) {
 		r := docker(t, runTimeout, f.run(containerName(t), "--user", "1000:1000", "--read-only", imgs.app)...)
 		f.assertReport(t, r, "/dev/shm/envinit", 1000, 1000)
 	})
+}
+
+// testDockerNoNewPrivs: after ENVINIT_USER's drop, a setuid-root binary in
+// the image still gives root back; with ENVINIT_NO_NEW_PRIVS=true it runs
+// with the user's ids.
+func testDockerNoNewPrivs(t *testing.T, imgs dockerImages) {
+	// The classic builder's COPY drops the setuid bit; ADD of a tar keeps it.
+	ctx := t.TempDir()
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	probe, err := os.ReadFile(probeBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "probe-suid", Mode: 0o4755, Size: int64(len(probe)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(probe); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctx, "suid.tar"), tarball.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := filepath.Join(ctx, "Dockerfile")
+	if err := os.WriteFile(dockerfile, []byte("FROM "+imgs.app+"\nADD suid.tar /\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image := dockerTestID + "-suid:test"
+	t.Cleanup(func() { dockerQuiet("rmi", "--force", image) })
+	dockerBuild(t, ctx, dockerfile, image)
+
+	for _, tc := range []struct {
+		name       string
+		env        []string
+		euid       int
+		noNewPrivs string
+	}{
+		{"Default", nil, 0, "0"},
+		{"On", []string{"-e", "ENVINIT_NO_NEW_PRIVS=true"}, 1000, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newDockerFixture(t)
+			args := append(append([]string{"-e", "ENVINIT_USER=1000:1000", "--tmpfs", "/run/secrets"}, tc.env...), image, "/probe-suid", "report")
+			r := docker(t, runTimeout, f.run(containerName(t), args...)...)
+			p := f.assertReport(t, r, "/run/secrets", 1000, 1000)
+			if p.EUID != tc.euid || p.NoNewPrivs != tc.noNewPrivs {
+				t.Errorf("setuid-root /probe-suid: got euid %d, NoNewPrivs %q; want %d, %q", p.EUID, p.NoNewPrivs, tc.euid, tc.noNewPrivs)
+			}
+		})
+	}
+}
+
+// testDockerSymlinkedSecretsDirParent: a symlink above ENVINIT_SECRETS_DIR
+// is refused (73, naming it) under Docker's default seccomp profile and
+// under profiles that refuse openat2 as an older engine or kernel would
+// (EPERM, ENOSYS), where envinit opens the path one component at a time;
+// a path without a symlink still works there.
+func testDockerSymlinkedSecretsDirParent(t *testing.T, imgs dockerImages) {
+	for _, tc := range []struct {
+		name  string
+		errno int // what openat2 returns; 0: Docker's default profile
+	}{{"DefaultSeccomp", 0}, {"Openat2EPERM", 1}, {"Openat2ENOSYS", 38}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []string
+			if tc.errno != 0 {
+				profile := filepath.Join(t.TempDir(), "seccomp.json")
+				rule := fmt.Sprintf(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": %d}]}`, tc.errno)
+				if err := os.WriteFile(profile, []byte(rule), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				opts = []string{"--security-opt", "seccomp=" + profile}
+			}
+			f := newDockerFixture(t)
+			// /dev/shm is a tmpfs in every container: only the link is wrong.
+			args := append(append(slices.Clone(opts), "-e", "ENVINIT_SECRETS_DIR=/dev-link/shm"), imgs.app)
+			r := docker(t, runTimeout, f.run(containerName(t), args...)...)
+			assertCode(t, r, 73)
+			assertNoLeak(t, r, f.canaries()...)
+			if r.Stdout != "" {
+				t.Errorf("stdout: got %q; want nothing (the app must not start)", redact(r.Stdout))
+			}
+			if !strings.Contains(r.Stderr, "/dev-link: is a symlink") {
+				t.Errorf("stderr: got %q; want it to name /dev-link as a symlink", redact(r.Stderr))
+			}
+			args = append(append(slices.Clone(opts), "--tmpfs", "/run/secrets", "-e", "ENVINIT_SECRETS_DIR=/run/secrets"), imgs.app)
+			r = docker(t, runTimeout, f.run(containerName(t)+"-ok", args...)...)
+			f.assertReport(t, r, "/run/secrets", 0, 0)
+		})
+	}
 }
 
 // testDockerEnvinitUser: envinit starts as root, writes the files for
@@ -793,6 +889,10 @@ func buildDockerImages(t *testing.T) dockerImages {
 	ctx := t.TempDir()
 	rootfs := filepath.Join(ctx, "rootfs")
 	copyTestFile(t, probeBin, filepath.Join(rootfs, "probe"), 0o755)
+	// A symlink to /dev, for SymlinkedSecretsDirParent.
+	if err := os.Symlink("/dev", filepath.Join(rootfs, "dev-link")); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{"etc/passwd", "etc/group"} {
 		copyTestFile(t, filepath.Join("testdata/docker/rootfs", f), filepath.Join(rootfs, f), 0o644)
 	}

@@ -271,3 +271,49 @@ func TestRunAsUserParentNotSearchable(t *testing.T) {
 	}
 	assertEmptyDir(t, dir)
 }
+
+// ENVINIT_USER drops every id, but a setuid-root binary in the image still
+// gives root back to whoever runs it. ENVINIT_NO_NEW_PRIVS=true closes
+// that: the binary runs with the user's ids. Off by default (see README).
+func TestRunAsUserNoNewPrivs(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users and make a setuid binary")
+	}
+	suid := place(t, openDir(t), 0o755, "probe-suid", readFile(t, probeBin), 0o755)
+	if err := os.Chmod(suid, 0o755|os.ModeSetuid); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		setting  string
+		euid     int
+		noNewPrv string
+	}{
+		{"", 0, "0"}, // the way back to root that the setting closes
+		{"ENVINIT_NO_NEW_PRIVS=false", 0, "0"},
+		{"ENVINIT_NO_NEW_PRIVS=true", 65534, "1"},
+	} {
+		t.Run("setting="+tc.setting, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.seed(t, map[string]string{"services/api/PLAIN": "plain"})
+			env := f.env("api", "ENVINIT_USER=65534:65534")
+			if tc.setting != "" {
+				env = withEnv(env, tc.setting)
+			}
+			p := f.runOK(t, env, "--", suid, "report")
+			if p.UID != 65534 || p.EUID != tc.euid || p.NoNewPrivs != tc.noNewPrv {
+				t.Errorf("setuid-root binary as ENVINIT_USER: got uid %d, euid %d, NoNewPrivs %q; want 65534, %d, %q", p.UID, p.EUID, p.NoNewPrivs, tc.euid, tc.noNewPrv)
+			}
+		})
+	}
+	t.Run("not a boolean", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.seed(t, map[string]string{"services/api/PLAIN": "plain"})
+		r := f.runFail(t, 78, f.env("api", "ENVINIT_NO_NEW_PRIVS=sometimes"), f.probe()...)
+		if !strings.Contains(r.Stderr, "ENVINIT_NO_NEW_PRIVS: not a valid boolean") {
+			t.Errorf("stderr: got %q; want it to name ENVINIT_NO_NEW_PRIVS", redact(r.Stderr))
+		}
+	})
+}

@@ -27,6 +27,7 @@ type config struct {
 	Log        slog.Level
 	Store      string
 	KMSKeyID   string
+	NoNewPrivs bool
 
 	// from names where each setting that was given came from: "--timeout"
 	// or "ENVINIT_TIMEOUT"; absent for a default.
@@ -114,6 +115,14 @@ var settings = []*setting{
 		c.Store = raw
 		return nil
 	}},
+	{Flag: "no-new-privs", Var: "ENVINIT_NO_NEW_PRIVS", Default: "false", Usage: "COMMAND and its children can never gain privileges, not even through a setuid binary", set: func(c *config, raw string) error {
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return errors.New("not a valid boolean (true or false)")
+		}
+		c.NoNewPrivs = b
+		return nil
+	}},
 	{Flag: "kms-key-id", Var: "ENVINIT_KMS_KEY_ID", Arg: "KEY", Usage: "KMS key (id, ARN or alias/NAME) to encrypt with (default: the account's aws/ssm key)", set: func(c *config, raw string) error {
 		c.KMSKeyID = raw
 		return nil
@@ -153,12 +162,14 @@ type variables struct {
 	Log        string
 	Store      string
 	KMSKeyID   string `split_words:"true"`
+	NoNewPrivs string `split_words:"true"`
 }
 
 func (v *variables) get(flag string) string {
 	return map[string]string{
 		"service": v.Service, "prefix": v.Prefix, "secrets-dir": v.SecretsDir, "timeout": v.Timeout,
 		"override": v.Override, "user": v.User, "log": v.Log, "store": v.Store, "kms-key-id": v.KMSKeyID,
+		"no-new-privs": v.NoNewPrivs,
 	}[flag]
 }
 

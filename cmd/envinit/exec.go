@@ -25,7 +25,7 @@ the PATH of its final environment. -- is required before COMMAND.
 examples:
   ENVINIT_SERVICE=api envinit -- /app serve
   ENTRYPOINT ["/envinit", "--"]  with  CMD ["/app", "serve"]`,
-	Settings: uses("service", "prefix", "secrets-dir", "timeout", "override", "user", "log", "store"),
+	Settings: uses("service", "prefix", "secrets-dir", "timeout", "override", "user", "log", "store", "no-new-privs"),
 	MaxArgs:  -1,
 	Run:      runExec,
 }
@@ -73,6 +73,12 @@ func runExec(ctx context.Context, inv *invocation) error {
 	}
 	if s.user != nil {
 		if err := execve.DropPrivileges(*s.user); err != nil {
+			_ = batch.Discard()
+			return err
+		}
+	}
+	if c.NoNewPrivs {
+		if err := execve.NoNewPrivs(); err != nil {
 			_ = batch.Discard()
 			return err
 		}

@@ -24,6 +24,8 @@
 //	ENVINIT_LOG          quiet, info or debug, on stderr (info)
 //	ENVINIT_STORE        ssm, or file:PATH for a local JSON store (ssm)
 //	ENVINIT_KMS_KEY_ID   KMS key the secrets tool encrypts with
+//	ENVINIT_NO_NEW_PRIVS COMMAND can never gain privileges, not even
+//	                     through a setuid binary (false)
 //
 // AWS settings are the SDK's own: AWS_REGION, AWS_PROFILE, the credential
 // chain, AWS_ENDPOINT_URL_SSM, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE.

@@ -258,7 +258,8 @@ func TestEverySettingHasItsVariable(t *testing.T) {
 	for _, s := range settings {
 		t.Run(s.Var, func(t *testing.T) {
 			valid := map[string]string{"service": "svc", "prefix": "/p", "secrets-dir": "/run/x", "timeout": "7s",
-				"override": "false", "user": "app", "log": "debug", "store": "file:/x.json", "kms-key-id": "alias/k"}[s.Flag]
+				"override": "false", "user": "app", "log": "debug", "store": "file:/x.json", "kms-key-id": "alias/k",
+				"no-new-privs": "true"}[s.Flag]
 			cmd := &command{Name: "t", Settings: uses(s.Flag)}
 			t.Setenv(s.Var, valid)
 			c, err := loadConfig(cmd, nil)

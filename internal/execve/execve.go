@@ -123,13 +123,21 @@ type ArgsError struct {
 
 func (e *ArgsError) Error() string {
 	if e.Stack == 0 {
-		return fmt.Sprintf("%s takes %d bytes, over the %d the kernel takes for one string; mark the key sensitive so that it goes to a file", e.What, e.Size, e.Limit)
+		return fmt.Sprintf("%s takes %d bytes, over the %d the kernel takes for one string", e.What, e.Size, e.Limit)
 	}
 	stack := "unlimited"
 	if e.Stack < 1<<62 {
 		stack = fmt.Sprintf("%d KiB", e.Stack>>10)
 	}
-	return fmt.Sprintf("%s take %d bytes, and execve takes at most %d (a quarter of the stack size limit, %s, kept between 128 KiB and 6 MiB); mark large keys sensitive so that they go to files, or raise the stack limit (ulimit -s)", e.What, e.Size, e.Limit, stack)
+	return fmt.Sprintf("%s take %d bytes, and execve takes at most %d (a quarter of the stack size limit, %s, kept between 128 KiB and 6 MiB)", e.What, e.Size, e.Limit, stack)
+}
+
+// Hints says how to make it fit.
+func (e *ArgsError) Hints() []string {
+	if e.Stack == 0 {
+		return []string{"mark the key sensitive, so that it goes to a file"}
+	}
+	return []string{"mark large keys sensitive, so that they go to files", "or raise the stack size limit (ulimit -s)"}
 }
 
 func (e *ArgsError) Is(target error) bool { return target == resolve.ErrData }

@@ -245,10 +245,13 @@ func TestPrepareRefusesAnOversizedEnvironment(t *testing.T) {
 	if !errors.As(err, &args) || !errors.Is(err, resolve.ErrData) {
 		t.Fatalf("got %v; want an *ArgsError matching resolve.ErrData", err)
 	}
-	for _, want := range []string{fmt.Sprint(args.Size), fmt.Sprint(args.Limit), "ulimit -s"} {
+	for _, want := range []string{fmt.Sprint(args.Size), fmt.Sprint(args.Limit)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("got %q; want it to say %q", err, want)
 		}
+	}
+	if hints := strings.Join(args.Hints(), "\n"); !strings.Contains(hints, "ulimit -s") || !strings.Contains(hints, "sensitive") {
+		t.Errorf("hints: got %q; want them to say how to make it fit", hints)
 	}
 	noCanary(t, err)
 

@@ -3,7 +3,7 @@
 //
 //	probe report [--exit N] [--sleep D] [--marker PATH]
 //	    prints one JSON object to stdout, then sleeps D and exits N:
-//	    {"pid":..,"ppid":..,"uid":..,"gid":..,"groups":[..],"args":[..],
+//	    {"pid":..,"ppid":..,"uid":..,"gid":..,"euid":..,"groups":[..],"args":[..],
 //	     "env":{"K":"V",..},"environ":["K=V",..],
 //	     "files":{"/path":{"type":"file","mode":"0400","uid":..,"gid":..,"content":".."}}}
 //	    "files" covers every path named by an environment variable whose
@@ -77,6 +77,7 @@ func runReport(args []string) int {
 		PPID:    os.Getppid(),
 		UID:     os.Getuid(),
 		GID:     os.Getgid(),
+		EUID:    os.Geteuid(),
 		Groups:  []int{},
 		Args:    os.Args,
 		Env:     map[string]string{},
@@ -84,6 +85,7 @@ func runReport(args []string) int {
 		Files:   map[string]report.File{},
 	}
 	r.SigBlk, r.SigIgn = statusField("SigBlk"), statusField("SigIgn")
+	r.NoNewPrivs = statusField("NoNewPrivs")
 	if groups, err := os.Getgroups(); err == nil && groups != nil {
 		r.Groups = groups
 	}

@@ -4,14 +4,18 @@ package report
 
 // Report describes the probe process as COMMAND saw its start.
 type Report struct {
-	PID     int               `json:"pid"`
-	PPID    int               `json:"ppid"`
-	UID     int               `json:"uid"`
-	GID     int               `json:"gid"`
-	Groups  []int             `json:"groups"`
-	Args    []string          `json:"args"`
-	Env     map[string]string `json:"env"`
-	Environ []string          `json:"environ"`
+	PID  int `json:"pid"`
+	PPID int `json:"ppid"`
+	UID  int `json:"uid"`
+	GID  int `json:"gid"`
+	EUID int `json:"euid"` // not UID when a setuid binary raised it
+	// NoNewPrivs is /proc/self/status's NoNewPrivs: "1" when no execve can
+	// raise the process's privileges.
+	NoNewPrivs string            `json:"no_new_privs"`
+	Groups     []int             `json:"groups"`
+	Args       []string          `json:"args"`
+	Env        map[string]string `json:"env"`
+	Environ    []string          `json:"environ"`
 	// Files describes every path named by a variable ending in _FILE.
 	Files map[string]File `json:"files"`
 	// SigBlk and SigIgn are the blocked and ignored signal sets of
