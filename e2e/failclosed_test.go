@@ -314,6 +314,22 @@ func TestStoreDeadline(t *testing.T) {
 	}
 }
 
+// awaitStore waits until run has connected to the blackhole store (accepted
+// is blackhole's), and fails the test if it exits or does not connect.
+func awaitStore(t *testing.T, run *running, accepted <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-accepted:
+	case <-run.done:
+		r := run.wait(t)
+		t.Fatalf("envinit exited (code %d) before it connected to the store\nstderr: %s", r.Code, redact(r.Stderr))
+	case <-time.After(30 * time.Second):
+		run.signal(t, syscall.SIGKILL)
+		run.wait(t)
+		t.Fatal("envinit did not connect to the store within 30s")
+	}
+}
+
 // SIGTERM or SIGINT while envinit waits for the store: it stops at once
 // with 143 / 130 and leaves nothing behind.
 func TestSignalWhileFetching(t *testing.T) {
@@ -333,16 +349,7 @@ func TestSignalWhileFetching(t *testing.T) {
 			url, accepted := blackhole(t)
 			env := withEnv(f.env("api", "ENVINIT_TIMEOUT=50s"), awsEnvFor(url)...)
 			run := startEnvinit(t, env, f.probe()...)
-			select {
-			case <-accepted:
-			case <-run.done:
-				r := run.wait(t)
-				t.Fatalf("envinit exited (code %d) before it connected to the store\nstderr: %s", r.Code, redact(r.Stderr))
-			case <-time.After(30 * time.Second):
-				run.signal(t, syscall.SIGKILL)
-				run.wait(t)
-				t.Fatal("envinit did not connect to the store within 30s")
-			}
+			awaitStore(t, run, accepted)
 			time.Sleep(300 * time.Millisecond)
 			sent := time.Now()
 			run.signal(t, tc.sig)

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // COMMAND starts with the signal state envinit started with: the same
@@ -76,16 +75,7 @@ func TestSignalIgnoredSIGINTDoesNotStop(t *testing.T) {
 	url, accepted := blackhole(t)
 	env := withEnv(f.env("api", "ENVINIT_TIMEOUT=3s"), awsEnvFor(url)...)
 	run := startVia(t, []string{probeBin, "launch", "--ignore", "2", "--"}, env, f.probe()...)
-	select {
-	case <-accepted:
-	case <-run.done:
-		r := run.wait(t)
-		t.Fatalf("envinit exited (code %d) before it connected to the store\nstderr: %s", r.Code, redact(r.Stderr))
-	case <-time.After(30 * time.Second):
-		run.signal(t, syscall.SIGKILL)
-		run.wait(t)
-		t.Fatal("envinit did not connect to the store within 30s")
-	}
+	awaitStore(t, run, accepted)
 	run.signal(t, syscall.SIGINT)
 	r := run.wait(t)
 	assertCode(t, r, 69)
