@@ -46,7 +46,7 @@ func asUser(u *User, check func() error) error {
 			runtime.UnlockOSThread()
 			return
 		}
-		err, restored := onThreadAs(u, check)
+		restored, err := onThreadAs(u, check)
 		if restored {
 			runtime.UnlockOSThread()
 		}
@@ -58,12 +58,14 @@ func asUser(u *User, check func() error) error {
 // setThreadIDs is replaced by tests to make putting the ids back fail.
 var setThreadIDs = setIDsOnThread
 
-func onThreadAs(u *User, check func() error) (err error, restored bool) {
+// onThreadAs runs check with u's ids on the calling thread, then puts
+// envinit's back; restored says whether it could.
+func onThreadAs(u *User, check func() error) (restored bool, err error) {
 	groups, gerr := unix.Getgroups()
 	ruid, _, _ := unix.Getresuid()
 	rgid, _, _ := unix.Getresgid()
 	if gerr != nil {
-		return &UserError{Spec: u.Spec, Reason: "cannot read envinit's groups", Err: gerr}, true
+		return true, &UserError{Spec: u.Spec, Reason: "cannot read envinit's groups", Err: gerr}
 	}
 	defer func() {
 		restored = setThreadIDs(ruid, rgid, groups) == nil
@@ -72,9 +74,9 @@ func onThreadAs(u *User, check func() error) (err error, restored bool) {
 		}
 	}()
 	if err := setThreadIDs(u.UID, u.GID, u.Groups); err != nil {
-		return &UserError{Spec: u.Spec, Reason: "cannot take the user's ids to check what it may run", Err: err}, false
+		return false, &UserError{Spec: u.Spec, Reason: "cannot take the user's ids to check what it may run", Err: err}
 	}
-	return check(), false
+	return false, check()
 }
 
 // setIDsOnThread sets the calling thread's supplementary groups, real gid and
