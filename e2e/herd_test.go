@@ -200,9 +200,11 @@ func TestHerdAllStart(t *testing.T) {
 
 // The same herd with a deadline far too short for the quota: no process
 // may start half-resolved. Each either started with the whole environment
-// (the first few through the quota can) or exited 75, throttled (rarely 69,
+// (the first few through the quota can) or exited 75, throttled (or 69,
 // below), without starting COMMAND and without leaving a file; none
-// outlives the deadline by more than the slack.
+// outlives the deadline by more than the slack; and no more started than
+// the quota let through. How many exit 69 rather than 75 depends on how
+// the machine schedules 200 processes, so it is logged, not bounded.
 func TestHerdDeadlineTooShort(t *testing.T) {
 	f := newFixture(t)
 	h := seedHerd(t, f)
@@ -212,13 +214,18 @@ func TestHerdDeadlineTooShort(t *testing.T) {
 	const deadline = 3 * time.Second
 	const slack = 10 * time.Second // 200 processes starting on a busy 2-core machine
 
+	launch := time.Now()
 	members := startHerd(t, f, h, proxy.URL(), herdSize, deadline)
 	codes := map[int]int{}
 	var slowest time.Duration
+	var lastExit time.Time
 	for i, m := range members {
 		r := m.run.wait(t)
 		codes[r.Code]++
 		slowest = max(slowest, r.Elapsed)
+		if end := m.run.start.Add(r.Elapsed); end.After(lastExit) {
+			lastExit = end
+		}
 		if r.Elapsed > deadline+slack {
 			t.Errorf("member %d: exit %d after %v; want within %v of the %v deadline", i, r.Code, r.Elapsed, slack, deadline)
 		}
@@ -266,11 +273,11 @@ func TestHerdDeadlineTooShort(t *testing.T) {
 	t.Logf("herd with a %v deadline: %s; slowest exit after %v; %d calls answered, %d throttled",
 		deadline, strings.Join(summary, ", "), slowest.Round(time.Millisecond),
 		proxy.Calls("GetParametersByPath")+proxy.Calls("GetParameters"), proxy.Throttled())
-	// The quota, not luck, decided: most of the herd cannot fit.
-	if codes[69] > herdSize/20 {
-		t.Errorf("exit 69 (first request cut off): got %d of %d; want at most %d", codes[69], herdSize, herdSize/20)
-	}
-	if codes[75] < herdSize/2 {
-		t.Errorf("exit 75: got %d of %d; want most of the herd throttled out by a %v deadline", codes[75], herdSize, deadline)
+	// The quota decided: a start takes 4 calls (TestHerdAllStart), and
+	// between the launch and the last exit the bucket let through at most
+	// its burst and its rate over that time, whatever the schedule.
+	window := lastExit.Sub(launch)
+	if most := int((herdBurst + herdTPS*window.Seconds()) / 4); codes[0] > most {
+		t.Errorf("started: got %d of %d in %v; want at most %d, what the quota lets through", codes[0], herdSize, window.Round(time.Millisecond), most)
 	}
 }
