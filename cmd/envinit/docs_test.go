@@ -399,3 +399,71 @@ func find(cmds []*command, name string) *command {
 	}
 	return nil
 }
+
+// Every test the documentation cites as the proof of a claim exists: a
+// renamed or deleted test leaves a claim unproven, so the README, the
+// docs and the examples' READMEs may only name tests that are there, in
+// either module. A subtest is checked by its top-level test
+// (TestDocker/FinalImage needs TestDocker).
+func TestDocsCiteTestsThatExist(t *testing.T) {
+	defined := map[string]bool{}
+	decl := regexp.MustCompile(`(?m)^func (?:\([^)]*\) )?((?:Test|Benchmark|Fuzz|Example)\w*)\(`)
+	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, "_test.go") {
+			for _, m := range decl.FindAllStringSubmatch(readDoc(t, path), -1) {
+				defined[m[1]] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !defined["TestDocsCiteTestsThatExist"] {
+		t.Fatal("the scan of *_test.go found not even this test")
+	}
+
+	docs := []string{"../../README.md"}
+	for _, pattern := range []string{"../../docs/*.md", "../../examples/*/README.md"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, m...)
+	}
+	// TestInstall* cites every test of that prefix; TestName is how
+	// SECURITY.md spells the form of a citation.
+	cited := regexp.MustCompile(`\b(?:Test|Benchmark|Fuzz)[A-Z]\w*\*?`)
+	exists := func(name string) bool {
+		if prefix, ok := strings.CutSuffix(name, "*"); ok {
+			for d := range defined {
+				if strings.HasPrefix(d, prefix) {
+					return true
+				}
+			}
+			return false
+		}
+		return defined[name] || name == "TestName"
+	}
+	n := 0
+	for _, doc := range docs {
+		text := readDoc(t, doc)
+		for i, line := range strings.Split(text, "\n") {
+			for _, name := range cited.FindAllString(line, -1) {
+				n++
+				if !exists(name) {
+					t.Errorf("%s:%d cites %s, which no *_test.go defines", strings.TrimPrefix(doc, "../../"), i+1, name)
+				}
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("found %d citations of tests in the docs; want the scan to find the dozens there are", n)
+	}
+}
