@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -210,32 +211,55 @@ func median[T time.Duration | float64](xs []T) T {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// initBudget is what the package initialisers of the binary may allocate
-// before main: 692 KB now. The AWS SDK's schema-based serialisation
-// (service/ssm ≥ v1.80.0, service/sts ≥ v1.52.0) builds the model of every
-// operation at start: 2.2 MB in all, and 2.2 ms more on every container
-// start. go.mod holds the SDK below it; this budget turns an upgrade that
-// brings the cost back into a failing test instead of a slower start
-// nobody notices. Allocation is counted, not time: the count is the same
-// on a busy machine.
-const initBudget = 1 << 20
+// BenchmarkInit reports what the binary's package initialisers cost at
+// every start, before main: GODEBUG=inittrace=1 on `envinit version`.
+// init-bytes and init-allocs are the same on a busy machine; init-ms (the
+// initialisers' clock time, summed) is not. The AWS SDK's schema-based
+// serialisation (service/ssm ≥ v1.80.0, service/sts ≥ v1.52.0) builds the
+// model of every operation here: docs/BENCHMARKS.md keeps the figure per
+// SDK release, so that an upgrade's cost is known, not a reason to hold
+// the SDK back.
+//
+//	cd e2e && go test -run '^$' -bench BenchmarkInit -benchtime 200x ./
+func BenchmarkInit(b *testing.B) {
+	bin := envinitBin
+	if alt := os.Getenv("E2E_BENCH_ENVINIT"); alt != "" {
+		bin = alt
+	}
+	var clock, bytes, allocs []float64
+	var largest []initCost
+	for b.Loop() {
+		cmd := exec.Command(bin, "version")
+		cmd.Env = []string{"GODEBUG=inittrace=1"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("envinit version: %v\n%s", err, out)
+		}
+		tr := parseInitTrace(string(out))
+		if len(tr.pkgs) < 10 {
+			b.Fatalf("GODEBUG=inittrace=1 printed %d package initialisers; want the whole binary's:\n%s", len(tr.pkgs), out)
+		}
+		clock = append(clock, tr.ms)
+		bytes = append(bytes, float64(tr.bytes))
+		allocs = append(allocs, float64(tr.allocs))
+		largest = tr.pkgs
+	}
+	slices.SortFunc(largest, func(a, b initCost) int { return b.bytes - a.bytes })
+	b.Logf("the largest initialisers: %v", largest[:5])
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(median(clock), "init-ms")
+	b.ReportMetric(median(bytes), "init-bytes")
+	b.ReportMetric(median(allocs), "init-allocs")
+}
 
-func TestInitBudget(t *testing.T) {
-	cmd := exec.Command(envinitBin, "version")
-	cmd.Env = []string{"GODEBUG=inittrace=1"}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("envinit version: %v\n%s", err, out)
-	}
-	total, pkgs := parseInitTrace(string(out))
-	if len(pkgs) < 10 {
-		t.Fatalf("GODEBUG=inittrace=1 printed %d package initialisers; want the whole binary's:\n%s", len(pkgs), out)
-	}
-	slices.SortFunc(pkgs, func(a, b initCost) int { return b.bytes - a.bytes })
-	t.Logf("package initialisers allocate %d bytes in all; the largest: %v", total, pkgs[:5])
-	if total > initBudget {
-		t.Errorf("package initialisers allocate %d bytes, over the budget of %d; the largest: %v\n"+
-			"(see go.mod and docs/BENCHMARKS.md: a newer AWS SDK builds its schemas at start)", total, initBudget, pkgs[:5])
+func TestParseInitTrace(t *testing.T) {
+	out := "init internal/bytealg @0.008 ms, 0 ms clock, 0 bytes, 0 allocs\n" +
+		"envinit 1.2.3\n" +
+		"init github.com/aws/aws-sdk-go-v2/service/ssm/schemas @2.1 ms, 1.4 ms clock, 1431176 bytes, 7882 allocs\n" +
+		"init unicode @0.1 ms, 0.015 ms clock, 24 bytes, 1 allocs\n"
+	got := parseInitTrace(out)
+	if got.bytes != 1431200 || got.allocs != 7883 || len(got.pkgs) != 3 || math.Abs(got.ms-1.415) > 1e-9 {
+		t.Errorf("parseInitTrace: got %d bytes, %d allocs, %v ms, %d packages; want 1431200, 7883, 1.415, 3", got.bytes, got.allocs, got.ms, len(got.pkgs))
 	}
 }
 
@@ -246,21 +270,33 @@ type initCost struct {
 
 func (c initCost) String() string { return fmt.Sprintf("%s %d B", c.pkg, c.bytes) }
 
-// parseInitTrace sums the bytes of GODEBUG=inittrace=1's lines:
+// initTrace is what GODEBUG=inittrace=1 printed, summed.
+type initTrace struct {
+	ms            float64 // clock time
+	bytes, allocs int
+	pkgs          []initCost
+}
+
+// parseInitTrace sums the lines of GODEBUG=inittrace=1:
 //
 //	init internal/bytealg @0.008 ms, 0 ms clock, 0 bytes, 0 allocs
-func parseInitTrace(out string) (total int, pkgs []initCost) {
+func parseInitTrace(out string) initTrace {
+	var tr initTrace
 	for line := range strings.Lines(out) {
 		f := strings.Fields(line)
-		if len(f) < 9 || f[0] != "init" || f[8] != "bytes," {
+		if len(f) < 11 || f[0] != "init" || f[6] != "clock," || f[8] != "bytes," || f[10] != "allocs" {
 			continue
 		}
-		n, err := strconv.Atoi(f[7])
-		if err != nil {
+		ms, err1 := strconv.ParseFloat(f[4], 64)
+		n, err2 := strconv.Atoi(f[7])
+		a, err3 := strconv.Atoi(f[9])
+		if err1 != nil || err2 != nil || err3 != nil {
 			continue
 		}
-		total += n
-		pkgs = append(pkgs, initCost{f[1], n})
+		tr.ms += ms
+		tr.bytes += n
+		tr.allocs += a
+		tr.pkgs = append(tr.pkgs, initCost{f[1], n})
 	}
-	return total, pkgs
+	return tr
 }
