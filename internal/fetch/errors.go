@@ -53,6 +53,8 @@ type Error struct {
 	Err  error
 	last error
 	kind error
+	// hints say what fixes it, one line each, after the error.
+	hints []string
 }
 
 func (e *Error) Error() string {
@@ -67,6 +69,10 @@ func (e *Error) Error() string {
 	}
 	if e.last != nil {
 		fmt.Fprintf(&b, "; last attempt: %v", e.last)
+	}
+	for _, h := range e.hints {
+		b.WriteString("\nhint: ")
+		b.WriteString(h)
 	}
 	return b.String()
 }
@@ -153,6 +159,7 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 
 	var apiErr smithy.APIError
 	var credErr *credentialsError
+	var certErr *certError
 	switch {
 	case errors.Is(err, context.Canceled):
 		e.Reason = "interrupted"
@@ -160,6 +167,11 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 	case errors.Is(ctx.Err(), context.Canceled):
 		// Keep context.Canceled in the chain even if the SDK lost it.
 		e.Reason, e.Err = "interrupted", fmt.Errorf("%w: %w", ctx.Err(), err)
+		return e
+	case errors.As(err, &certErr):
+		// SSM's, or that of STS or SSO for the credentials.
+		e.kind, e.hints = ErrUnavailable, certErr.hints()
+		e.Reason = "TLS to " + certErr.host + " failed, not retried: waiting cannot fix a certificate"
 		return e
 	case errors.As(err, &credErr):
 		e.kind, e.Reason, e.Fix = ErrUnavailable, "no usable AWS credentials", w.credHint

@@ -2,9 +2,13 @@ package fetch
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/url"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -43,9 +47,14 @@ var DefaultRetry = Retry{
 
 // Load builds an SSM source from the SDK's standard environment only
 // (AWS_REGION, AWS_PROFILE, the credential chain, AWS_ENDPOINT_URL_SSM or
-// AWS_ENDPOINT_URL, AWS_CA_BUNDLE, ...), loading the configuration once: an
-// inherited AWS_CA_BUNDLE is parsed on every load. Zero fields of r take
-// DefaultRetry's.
+// AWS_ENDPOINT_URL, AWS_CA_BUNDLE, HTTPS_PROXY, ...), loading the
+// configuration once: an inherited AWS_CA_BUNDLE is parsed on every load.
+// Zero fields of r take DefaultRetry's.
+//
+// What the first request would wait for starts at once, bounded by ctx:
+// the credential chain's first retrieval, and the first connections to
+// the SSM endpoint (connector.go), which overlap. TLS connections to AWS
+// are verified against the trust store trust.go describes.
 //
 // An operator who sets AWS_MAX_ATTEMPTS gets at most that many attempts;
 // one who sets AWS_RETRY_MODE (or retry_mode) gets the SDK's retryer of
@@ -57,26 +66,36 @@ func Load(ctx context.Context, prefix string, r Retry) (*SSM, error) {
 	}
 	r = r.withDefaults()
 
-	cfg, err := config.LoadDefaultConfig(ctx)
+	// One client for every AWS call, the credential chain's included, so
+	// that STS (IRSA) verifies against the same trust store as SSM.
+	conn := newConnector()
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(conn.install)))
 	if err != nil {
 		return nil, &Error{kind: ErrConfig, Reason: "invalid AWS configuration", Err: err}
 	}
 	if cfg.Region == "" {
 		return nil, &Error{kind: ErrConfig, Reason: "no AWS region: set AWS_REGION (or region in the shared config of AWS_PROFILE)"}
 	}
+	// LoadDefaultConfig returns the client it was given, or a copy holding
+	// AWS_CA_BUNDLE's roots.
+	hc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		return nil, &Error{kind: ErrConfig, Reason: fmt.Sprintf("unexpected HTTP client %T in the AWS configuration", cfg.HTTPClient)}
+	}
+	var bundle *x509.CertPool
+	if tc := hc.GetTransport().TLSClientConfig; tc != nil {
+		bundle = tc.RootCAs
+	}
+	conn.trust = chooseTrust(bundle, os.LookupEnv)
+	conn.trust.warm()
+	cfg.HTTPClient = hc.WithTimeout(r.AttemptTimeout)
+
 	// envinit's stderr is envinit's: what the SDK would warn about reaches
 	// the operator through the errors.
 	cfg.Logger = logging.Nop{}
 	if cfg.Credentials != nil {
-		cfg.Credentials = markCredentialErrors{cfg.Credentials}
+		cfg.Credentials = markCredentialErrors{prefetch(ctx, cfg.Credentials)}
 	}
-	// LoadDefaultConfig leaves HTTPClient nil, or a BuildableClient holding
-	// AWS_CA_BUNDLE's roots.
-	hc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
-	if !ok {
-		hc = awshttp.NewBuildableClient()
-	}
-	cfg.HTTPClient = hc.WithTimeout(r.AttemptTimeout)
 
 	client := ssm.NewFromConfig(cfg, func(o *ssm.Options) {
 		// Set on the SSM client only: a retryer in aws.Config would also
@@ -86,7 +105,64 @@ func Load(ctx context.Context, prefix string, r Retry) (*SSM, error) {
 		}
 		o.APIOptions = append(o.APIOptions, addAttemptLog)
 	})
+	if u := endpointOf(ctx, client); u != nil && u.Scheme == "https" {
+		conn.openAhead(ctx, u, connsAhead, r.AttemptTimeout)
+	}
 	return &SSM{api: client, prefix: p, region: cfg.Region, credHint: envCredentialHint()}, nil
+}
+
+// endpointOf is where client sends its requests, resolved as the SDK
+// resolves it for each one; nil if it cannot be (the request will say
+// why).
+func endpointOf(ctx context.Context, client *ssm.Client) *url.URL {
+	o := client.Options()
+	if o.EndpointResolverV2 == nil {
+		return nil
+	}
+	ep, err := o.EndpointResolverV2.ResolveEndpoint(ctx, ssm.EndpointParameters{
+		Region:       aws.String(o.Region),
+		UseDualStack: aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
+		UseFIPS:      aws.Bool(o.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
+		Endpoint:     o.BaseEndpoint,
+	})
+	if err != nil {
+		return nil
+	}
+	return &ep.URI
+}
+
+// prefetched is a credential provider whose first retrieval starts when
+// it is made, not inside the first request's signing, where it would come
+// before that request's dial: it overlaps the connections opened ahead.
+// The first Retrieve gets that retrieval's result; later ones go to the
+// provider (the SDK's cache).
+type prefetched struct {
+	aws.CredentialsProvider
+	done  chan struct{}
+	creds aws.Credentials
+	err   error
+	taken atomic.Bool
+}
+
+func prefetch(ctx context.Context, p aws.CredentialsProvider) *prefetched {
+	f := &prefetched{CredentialsProvider: p, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		f.creds, f.err = p.Retrieve(ctx)
+	}()
+	return f
+}
+
+func (f *prefetched) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if f.taken.Swap(true) {
+		return f.CredentialsProvider.Retrieve(ctx)
+	}
+	select {
+	case <-f.done:
+		return f.creds, f.err
+	case <-ctx.Done():
+		return aws.Credentials{}, ctx.Err()
+	}
 }
 
 func (r Retry) withDefaults() Retry {
