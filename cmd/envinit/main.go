@@ -53,6 +53,7 @@ import (
 )
 
 func main() {
+	holdGC()
 	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), exec: execve.Exec,
 		reader: openReader, writer: openWriter}
 	err := a.run(context.Background(), os.Args[1:])
