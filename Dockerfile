@@ -54,10 +54,14 @@ ARG VERSION=dev
 ARG REVISION=
 RUN GOARCH=$TARGETARCH VERSION=$VERSION COMMIT=$REVISION ./scripts/build /envinit
 # The golang image's CA bundle (Debian's ca-certificates) is the one the
-# final stage ships at /etc/ssl/certs/ca-certificates.crt, where Go looks.
+# final stage ships, at /etc/ssl/cert.pem: a file Go reads when there is no
+# /etc/ssl/certs/ca-certificates.crt, outside the /etc/ssl/certs directory
+# it also scans, so that it is parsed once, not twice. envinit verifies
+# AWS's certificates against the Amazon roots built into it and reads the
+# bundle only when that fails (docs/SECURITY.md, "Trust store").
 
 FROM scratch AS final
-COPY --from=binary /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=binary /etc/ssl/certs/ca-certificates.crt /etc/ssl/cert.pem
 COPY --from=binary /envinit /envinit
 # Non-root by default, as the init container of a pod that sets
 # runAsNonRoot (the kubelet refuses an image whose user is root there

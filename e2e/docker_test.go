@@ -78,6 +78,7 @@ func TestDocker(t *testing.T) {
 		{"SIGTERMWhileFetching", testDockerSIGTERMWhileFetching},
 		{"NoNewPrivs", testDockerNoNewPrivs},
 		{"SymlinkedSecretsDirParent", testDockerSymlinkedSecretsDirParent},
+		{"NoCABundle", testDockerNoCABundle},
 		{"KubernetesPod", testDockerKubernetesPod},
 		{"ECSTask", testDockerECSTask},
 	}
@@ -130,7 +131,9 @@ func testDockerFinalImage(t *testing.T, imgs dockerImages) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	want := []string{"envinit", "etc/ssl/certs/ca-certificates.crt"}
+	// The CA bundle where Go reads it once: not in /etc/ssl/certs, a
+	// directory it scans besides the file it finds first.
+	want := []string{"envinit", "etc/ssl/cert.pem"}
 	if !slices.Equal(names, want) {
 		t.Errorf("regular files in the image: got %q; want %q", names, want)
 	}
@@ -155,6 +158,27 @@ func testDockerFinalImage(t *testing.T, imgs dockerImages) {
 	r = docker(t, dockerTimeout, "run", "--rm", imgs.final, "install", "/not-mounted")
 	if r.Code != 73 || !strings.Contains(r.Stderr, "/not-mounted") {
 		t.Errorf("docker run IMAGE install /not-mounted: exit %d, stderr %q; want 73 (EX_CANTCREAT) naming the directory", r.Code, r.Stderr)
+	}
+}
+
+// testDockerNoCABundle: the application image holds no CA bundle at all
+// (FROM scratch, /envinit copied in, as the README's adoption (a)), and
+// envinit reaches SSM over HTTPS: its built-in roots verify the endpoint.
+// The e2e build has the rig's root in place of the Amazon roots
+// (pki_test.go), through the same code.
+func testDockerNoCABundle(t *testing.T, imgs dockerImages) {
+	for name := range imageFiles(t, imgs.app) {
+		if strings.HasPrefix(name, "etc/ssl/") || strings.HasPrefix(name, "etc/pki/") || strings.HasSuffix(name, ".pem") || strings.HasSuffix(name, ".crt") {
+			t.Fatalf("the application image holds %s; want no CA bundle in it", name)
+		}
+	}
+	f := newDockerFixture(t)
+	front := startProxy(t, f.ssm.URL, proxyOptions{TLS: true})
+	f.env["AWS_ENDPOINT_URL_SSM"] = front.URL()
+	r := docker(t, runTimeout, f.run(containerName(t), "--tmpfs", "/run/secrets", imgs.app)...)
+	f.assertReport(t, r, "/run/secrets", 0, 0)
+	if front.Handshakes() == 0 {
+		t.Errorf("TLS handshakes at the endpoint: got 0; want envinit to have used TLS")
 	}
 }
 

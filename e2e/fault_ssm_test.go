@@ -104,8 +104,8 @@ func TestFaultSSM(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			plain, token := faultService(t, f)
-			proxy := startProxy(t, f.e.URL, proxyOptions{Fault: tc.fault})
-			env := withEnv(f.env("api", "ENVINIT_TIMEOUT="+tc.timeout.String()), awsEnvFor(proxy.URL())...)
+			proxy := startProxy(t, f.e.URL, proxyOptions{Fault: tc.fault, TLS: true})
+			env := withEnv(f.env("api", "ENVINIT_TIMEOUT="+tc.timeout.String()), proxy.awsEnv()...)
 
 			var r result
 			if tc.want == 0 {

@@ -11,8 +11,12 @@ import (
 
 // fixture is one test's slice of the emulator: its own prefix, its own
 // secrets dir on tmpfs and a marker file the probe creates when it runs.
+// envinit reaches the emulator over HTTPS, as it reaches SSM: through the
+// proxy (no latency, no fault) serving the rig's certificate, with the
+// machine's CA bundle and the rig's root as its trust store.
 type fixture struct {
 	e       *emulator
+	front   *ssmProxy // TLS in front of e
 	prefix  string
 	secrets string
 	marker  string
@@ -24,6 +28,7 @@ func newFixture(t *testing.T) *fixture {
 	e := startSSM(t)
 	return &fixture{
 		e:       e,
+		front:   startProxy(t, e.URL, proxyOptions{TLS: true}),
 		prefix:  e.prefix(t),
 		secrets: shmDir(t),
 		marker:  filepath.Join(t.TempDir(), "probe-started"),
@@ -38,11 +43,12 @@ func (f *fixture) seed(t *testing.T, kv map[string]string) {
 	}
 }
 
-// env is envinit's whole environment: AWS settings for the emulator, a
-// PATH, the prefix, the secrets dir, the service (if not empty), then extra
-// ("K=V"; an extra K replaces the one set before, "K" alone removes it).
+// env is envinit's whole environment: AWS settings for the emulator (over
+// HTTPS, SSL_CERT_FILE the trust store), a PATH, the prefix, the secrets
+// dir, the service (if not empty), then extra ("K=V"; an extra K replaces
+// the one set before, "K" alone removes it).
 func (f *fixture) env(service string, extra ...string) []string {
-	env := append(f.e.awsEnv(),
+	env := append(f.front.awsEnv(),
 		"PATH=/usr/local/bin:/usr/bin:/bin",
 		"ENVINIT_PREFIX="+f.prefix,
 		"ENVINIT_SECRETS_DIR="+f.secrets,

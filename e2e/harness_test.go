@@ -9,11 +9,12 @@
 //
 //	cd e2e && go test ./...
 //
-// TestMain builds envinit (CGO_ENABLED=0, -trimpath, stripped) from ../cmd/envinit
-// and the probe (./internal/probe), the COMMAND the tests hand to envinit,
-// which reports its pid, argv, environment and the files named by *_FILE
-// variables as JSON. If either does not build, every test fails with the
-// build output.
+// TestMain makes the rig's certificates (pki_test.go), then builds envinit
+// (CGO_ENABLED=0, -trimpath, stripped, with the rig's root in place of the
+// Amazon roots) from ../cmd/envinit and the probe (./internal/probe), the
+// COMMAND the tests hand to envinit, which reports its pid, argv,
+// environment and the files named by *_FILE variables as JSON. If either
+// does not build, every test fails with the build output.
 //
 // kumo keeps one parameter store per process, shared by every server it
 // starts, so each test seeds under its own prefix (see emulator.prefix).
@@ -78,14 +79,20 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 
+	if pki, err = newTestPKI(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: cannot make the test certificates: %v\n", err)
+		return 1
+	}
+
 	envinitBin = filepath.Join(dir, "envinit")
 	probeBin = filepath.Join(dir, "probe")
-	builds := []struct{ what, dir, pkg, out string }{
-		{"envinit", "..", "./cmd/envinit", envinitBin},
-		{"probe", ".", "./internal/probe", probeBin},
+	builds := []struct{ what, dir, pkg, out, ldflags string }{
+		// The rig's root in place of the Amazon roots: this build only.
+		{"envinit", "..", "./cmd/envinit", envinitBin, "-s -w -X 'github.com/envinit/envinit/internal/fetch.testRoots=" + pki.rootPEM + "'"},
+		{"probe", ".", "./internal/probe", probeBin, "-s -w"},
 	}
 	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, b.pkg)
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags="+b.ldflags, "-o", b.out, b.pkg)
 		cmd.Dir = b.dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -61,7 +61,7 @@ const (
 
 // ssmEnv is f.env pointed at the proxy instead of kumo.
 func ssmEnv(f *fixture, p *ssmProxy, service string, extra ...string) []string {
-	return withEnv(f.env(service, extra...), awsEnvFor(p.URL())...)
+	return withEnv(f.env(service, extra...), p.awsEnv()...)
 }
 
 // The real binary on a deploy-shaped store behind a far-away SSM: 10 calls
@@ -75,7 +75,7 @@ func TestScaleDeployShape(t *testing.T) {
 	f := newFixture(t)
 	kv, want := deployShape()
 	f.seed(t, kv)
-	p := startProxy(t, f.e.URL, proxyOptions{Latency: 30 * time.Millisecond})
+	p := startProxy(t, f.e.URL, proxyOptions{Latency: 30 * time.Millisecond, TLS: true})
 	env := ssmEnv(f, p, "api")
 
 	rep := f.runOK(t, env, f.probe()...)
@@ -97,6 +97,77 @@ func TestScaleDeployShape(t *testing.T) {
 		t.Errorf("chain of dependent round trips: got %d; want %d\n%s", chain, deployChain, describeRequests(p))
 	}
 	t.Logf("requests (start .. end after the first; op; path or names; token; outcome):\n%s", describeRequests(p))
+}
+
+// The deploy shape as a start in production meets it: over HTTPS, each
+// new connection costing two round trips (TCP, TLS), the credentials
+// three (a container credentials endpoint standing in for IRSA's STS
+// call), envinit's built-in trust store. envinit opens its connections
+// while the credentials come: three, one per request of the widest wave,
+// each of which carries requests, and no other. Over HTTP/2 one
+// connection carries all ten.
+//
+// Not parallel, for the reason TestScaleDeployShape gives: how many
+// requests run at once is measured from wall-clock intervals.
+func TestScaleConnections(t *testing.T) {
+	const rtt = 30 * time.Millisecond
+	for _, tc := range []struct {
+		name                    string
+		http2                   bool
+		handshakes, maxInFlight int
+		carrying                int // connections that carried requests
+	}{
+		{"HTTP/1.1", false, 3, 3, 3},
+		{"HTTP/2", true, 1, 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			kv, want := deployShape()
+			f.seed(t, kv)
+			p := startProxy(t, f.e.URL, proxyOptions{Latency: rtt, Handshake: 2 * rtt, TLS: true, HTTP2: tc.http2})
+			creds := startSlowCreds(t, 3*rtt)
+			env := defaultTrust(creds.env(ssmEnv(f, p, "api")))
+			runs := 0
+			check := func() []string {
+				runs++
+				p.Reset()
+				rep := f.runOK(t, env, f.probe()...)
+				for k, v := range want {
+					assertEnv(t, rep, k, v)
+				}
+				p.settle(t)
+				var bad []string
+				if got := p.Handshakes(); got != tc.handshakes {
+					bad = append(bad, fmt.Sprintf("TLS handshakes: got %d; want %d", got, tc.handshakes))
+				}
+				if got := p.MaxInFlight(); got != tc.maxInFlight {
+					bad = append(bad, fmt.Sprintf("requests at once: got %d; want %d", got, tc.maxInFlight))
+				}
+				if got := p.Conns() - p.Idle(); got != tc.carrying {
+					bad = append(bad, fmt.Sprintf("connections that carried requests: got %d; want %d", got, tc.carrying))
+				}
+				if !tc.http2 && p.Idle() != 0 {
+					bad = append(bad, fmt.Sprintf("connections that carried no request: got %d; want 0", p.Idle()))
+				}
+				return bad
+			}
+			bad := check()
+			if len(bad) > 0 {
+				// As in TestScaleDeployShape: a machine that delays one of
+				// a wave's requests past the round trip makes the wave
+				// look narrower; a defect comes back every time.
+				t.Logf("first run: %s; measuring again:\n%s", strings.Join(bad, "; "), describeRequests(p))
+				bad = check()
+			}
+			for _, b := range bad {
+				t.Error(b)
+			}
+			if n := int(creds.requests.Load()); n != runs {
+				t.Errorf("credentials fetched %d times in %d starts; want once a start", n, runs)
+			}
+			t.Logf("%d connections, %d TLS handshakes, %d requests at most at once:\n%s", p.Conns(), p.Handshakes(), p.MaxInFlight(), describeRequests(p))
+		})
+	}
 }
 
 // assertDeployCalls checks the requests envinit made for the deploy shape:
@@ -216,7 +287,7 @@ func TestScaleEmptyPagesWithTokens(t *testing.T) {
 	f := newFixture(t)
 	kv, want := deployShape()
 	f.seed(t, kv)
-	p := startProxy(t, f.e.URL, proxyOptions{Fault: func(op string, n int) fault {
+	p := startProxy(t, f.e.URL, proxyOptions{TLS: true, Fault: func(op string, n int) fault {
 		// The first request (api's first page), two in a row, and one
 		// among the imports' pages.
 		if op == "GetParametersByPath" && (n == 1 || n == 3 || n == 4 || n == 7) {
@@ -258,7 +329,7 @@ func TestScaleRepeatedToken(t *testing.T) {
 			kv, _ := deployShape()
 			kv["services/api/__sensitive"] = "K23"
 			f.seed(t, kv)
-			p := startProxy(t, f.e.URL, proxyOptions{Fault: func(op string, n int) fault {
+			p := startProxy(t, f.e.URL, proxyOptions{TLS: true, Fault: func(op string, n int) fault {
 				if op == "GetParametersByPath" && n >= tc.from {
 					return faultRepeatToken
 				}

@@ -96,7 +96,7 @@ func TestSSMThrottledPastDeadline(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			failureStore(t, f)
-			p := startProxy(t, f.e.URL, tc.opts)
+			p := startProxy(t, f.e.URL, overTLS(tc.opts))
 			r := f.runFail(t, 75, ssmEnv(f, p, "api", "ENVINIT_TIMEOUT=3s"), f.probe()...)
 			assertNearDeadline(t, r, 3*time.Second)
 			if !strings.Contains(r.Stderr, "throttled") {
@@ -125,7 +125,7 @@ func TestSSMHangPastDeadline(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			failureStore(t, f)
-			p := startProxy(t, f.e.URL, proxyOptions{Fault: faultAlways(tc.op, faultHang)})
+			p := startProxy(t, f.e.URL, proxyOptions{TLS: true, Fault: faultAlways(tc.op, faultHang)})
 			r := f.runFail(t, 69, ssmEnv(f, p, "api", "ENVINIT_TIMEOUT=3s"), f.probe()...)
 			assertNearDeadline(t, r, 3*time.Second)
 			if tc.op == "GetParameters" && p.Calls("GetParametersByPath") == 0 {
@@ -141,7 +141,7 @@ func TestSSMHungAttemptRetried(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	failureStore(t, f)
-	p := startProxy(t, f.e.URL, proxyOptions{Fault: func(op string, n int) fault {
+	p := startProxy(t, f.e.URL, proxyOptions{TLS: true, Fault: func(op string, n int) fault {
 		if op == "GetParametersByPath" && n == 1 {
 			return faultHang
 		}
@@ -172,7 +172,7 @@ func TestSSMAccessDenied(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			failureStore(t, f)
-			p := startProxy(t, f.e.URL, proxyOptions{Fault: faultAlways(tc.op, faultAccessDenied)})
+			p := startProxy(t, f.e.URL, proxyOptions{TLS: true, Fault: faultAlways(tc.op, faultAccessDenied)})
 			r := f.runFail(t, 77, ssmEnv(f, p, "api"), f.probe()...)
 			for _, want := range []string{
 				"ssm:" + tc.op + " denied",
@@ -201,7 +201,7 @@ func TestSSMKMSDenied(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			failureStore(t, f)
-			p := startProxy(t, f.e.URL, proxyOptions{Fault: faultAlways(op, faultKMSDenied)})
+			p := startProxy(t, f.e.URL, proxyOptions{TLS: true, Fault: faultAlways(op, faultKMSDenied)})
 			r := f.runFail(t, 77, ssmEnv(f, p, "api"), f.probe()...)
 			if !strings.Contains(r.Stderr, "kms:Decrypt") {
 				t.Errorf("stderr: got %q; want it to name kms:Decrypt", redact(r.Stderr))
@@ -242,7 +242,7 @@ func TestSSMTransientFaultsThenStart(t *testing.T) {
 			kv, want := deployShape()
 			kv["services/api/__sensitive"] = "K23"
 			f.seed(t, kv)
-			p := startProxy(t, f.e.URL, tc.opts)
+			p := startProxy(t, f.e.URL, overTLS(tc.opts))
 			rep := f.runOK(t, ssmEnv(f, p, "api"), f.probe()...)
 			k23 := want["K23"]
 			delete(want, "K23")

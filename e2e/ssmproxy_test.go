@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"net"
 	"net/http"
@@ -18,12 +20,15 @@ import (
 )
 
 // ssmProxy is a reverse proxy in front of kumo (the upstream) that behaves
-// like the real SSM service where kumo does not: a round trip takes time, a
-// shared quota answers ThrottlingException, MaxResults above 10 and more
-// than 10 Names are rejected with ValidationException, and faults can be
-// injected. It speaks SSM's JSON protocol (POST, X-Amz-Target:
-// AmazonSSM.<Op>) and records every request, so a test can count calls per
-// operation and measure the longest chain of dependent round trips.
+// like the real SSM service where kumo does not: it can speak HTTPS (with
+// the rig's certificate, pki_test.go), a new connection's set-up and a
+// round trip take time, a shared quota answers ThrottlingException,
+// MaxResults above 10 and more than 10 Names are rejected with
+// ValidationException, and faults can be injected. It speaks SSM's JSON
+// protocol (POST, X-Amz-Target: AmazonSSM.<Op>) and records every request,
+// so a test can count calls per operation, measure the longest chain of
+// dependent round trips, and count the connections, TLS handshakes and
+// requests per connection a client used.
 type ssmProxy struct {
 	srv      *httptest.Server
 	upstream string
@@ -36,10 +41,15 @@ type ssmProxy struct {
 	calls     map[string]int // requests per op answered by the upstream
 	throttled int
 	log       []*proxyRequest
-	tokens    float64   // the quota's bucket
-	refilled  time.Time // when tokens was last brought up to date
-	emptySeq  int       // numbers the tokens of faultEmptyPageWithToken
-	conns     int       // connections accepted
+	tokens    float64        // the quota's bucket
+	refilled  time.Time      // when tokens was last brought up to date
+	emptySeq  int            // numbers the tokens of faultEmptyPageWithToken
+	conns     int            // connections accepted
+	hellos    int            // TLS handshakes begun (ClientHellos)
+	carried   map[string]int // requests by connection (the client's address)
+	inFlight  int            // requests being answered now
+	maxFlight int            // the most at once
+	open      int            // connections not yet closed (not reset)
 }
 
 // proxyOptions configures startProxy.
@@ -51,11 +61,21 @@ type proxyOptions struct {
 	Latency time.Duration
 	TPS     float64 // a shared quota across GetParameter, GetParameters and GetParametersByPath (token bucket), taken on arrival; 0 = none.
 	Burst   int     // bucket size (default: ceil(TPS))
-	// Handshake (beyond the contract) delays the first request of every
-	// new connection: the TCP and TLS set-up of a real, HTTPS endpoint
-	// (TCP then TLS 1.3: two round trips), which a plain-HTTP proxy on
-	// loopback does not cost. 0: none.
+	// Handshake (beyond the contract) is the set-up of every new
+	// connection to a real, HTTPS endpoint: TCP then TLS 1.3, two round
+	// trips, which loopback does not cost. Over plain HTTP the first
+	// request of a connection waits for it. Over TLS the server's first
+	// flight (ServerHello...) leaves no sooner than Handshake after the
+	// connection was accepted, nor than half of it after the ClientHello
+	// arrived: a client that sends its ClientHello late pays the TLS round
+	// trip from then. 0: none.
 	Handshake time.Duration
+	// TLS serves HTTPS with the rig's certificate (pki.server), offering
+	// HTTP/1.1 only, as SSM's service model declares; HTTP2 offers h2
+	// first. Cert, if set, is served instead (pki.untrusted, say).
+	TLS   bool
+	HTTP2 bool
+	Cert  *tls.Certificate
 	// Fault, when set, is asked for every request (op = "GetParametersByPath" | "GetParameters" | ...,
 	// n = the 1-based count of that op so far) and may return a fault to inject instead of forwarding.
 	Fault func(op string, n int) fault
@@ -133,16 +153,44 @@ func startProxy(tb testing.TB, upstream string, opts proxyOptions) *ssmProxy {
 	p.Reset()
 	p.srv = httptest.NewUnstartedServer(p)
 	p.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			p.mu.Lock()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch state {
+		case http.StateNew:
 			p.conns++
-			p.mu.Unlock()
+			p.open++
+		case http.StateClosed, http.StateHijacked:
+			p.open--
 		}
 	}
 	if opts.Handshake > 0 {
-		p.srv.Listener = handshakeListener{p.srv.Listener, opts.Handshake, p.closing}
+		p.srv.Listener = handshakeListener{p.srv.Listener, opts.Handshake, opts.TLS, p.closing}
 	}
-	p.srv.Start()
+	if opts.TLS {
+		cert := pki.server
+		if opts.Cert != nil {
+			cert = *opts.Cert
+		}
+		p.srv.TLS = &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				p.mu.Lock()
+				p.hellos++
+				p.mu.Unlock()
+				return nil, nil
+			},
+		}
+		if opts.HTTP2 {
+			p.srv.EnableHTTP2 = true
+			p.srv.TLS.NextProtos = []string{"h2", "http/1.1"}
+		}
+		// A client abandons handshakes on purpose (a certificate it
+		// rejects, a connection it does not need): no news.
+		p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		p.srv.StartTLS()
+	} else {
+		p.srv.Start()
+	}
 	tb.Cleanup(func() {
 		close(p.closing)
 		p.srv.Close()
@@ -153,6 +201,17 @@ func startProxy(tb testing.TB, upstream string, opts proxyOptions) *ssmProxy {
 
 // URL is the proxy's base URL, for AWS_ENDPOINT_URL_SSM (awsEnvFor(p.URL())).
 func (p *ssmProxy) URL() string { return p.srv.URL }
+
+// awsEnv is the AWS part of envinit's environment for p: awsEnvFor(p.URL())
+// and, over TLS, a trust store of realistic size: SSL_CERT_FILE names the
+// machine's CA bundle with the rig's root after it.
+func (p *ssmProxy) awsEnv() []string {
+	env := awsEnvFor(p.URL())
+	if p.opts.TLS {
+		env = append(env, "SSL_CERT_FILE="+pki.bundle)
+	}
+	return env
+}
 
 // Calls returns how many requests of op were answered by the upstream: not
 // faults, not throttled, not rejected.
@@ -212,6 +271,50 @@ func (p *ssmProxy) Conns() int {
 	return p.conns
 }
 
+// Handshakes returns how many TLS handshakes clients began since the last
+// Reset.
+func (p *ssmProxy) Handshakes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hellos
+}
+
+// Idle returns how many of the connections opened since the last Reset
+// carried no request.
+func (p *ssmProxy) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conns - len(p.carried)
+}
+
+// MaxInFlight returns the most requests the proxy was answering at once
+// since the last Reset.
+func (p *ssmProxy) MaxInFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.maxFlight
+}
+
+// settle waits until every connection is closed, so that the counts are
+// final: a process that exited closed its connections, but the server
+// hears of it a moment later.
+func (p *ssmProxy) settle(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p.mu.Lock()
+		open := p.open
+		p.mu.Unlock()
+		if open == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("proxy: %d connections still open 10s after the client went away", open)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Requests returns a copy of every request received since the last Reset,
 // in order of arrival.
 func (p *ssmProxy) Requests() []proxyRequest {
@@ -234,16 +337,21 @@ func (p *ssmProxy) Reset() {
 	p.calls = map[string]int{}
 	p.throttled = 0
 	p.conns = 0
+	p.hellos = 0
+	p.carried = map[string]int{}
+	p.maxFlight = 0
 	p.log = nil
 	p.tokens = float64(p.opts.Burst)
 	p.refilled = time.Now()
 }
 
-// handshakeListener makes each connection's first read wait, as a TLS
-// handshake to a far endpoint would.
+// handshakeListener delays each connection as its set-up to a far
+// endpoint would (proxyOptions.Handshake): over plain HTTP its first read,
+// over TLS (under the TLS layer) its first write.
 type handshakeListener struct {
 	net.Listener
 	delay   time.Duration
+	tls     bool
 	closing <-chan struct{}
 }
 
@@ -252,20 +360,47 @@ func (l handshakeListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handshakeConn{Conn: c, delay: l.delay, closing: l.closing}, nil
+	return &handshakeConn{Conn: c, delay: l.delay, tls: l.tls, accepted: time.Now(), closing: l.closing}, nil
 }
 
 type handshakeConn struct {
 	net.Conn
-	delay   time.Duration
-	closing <-chan struct{}
-	once    sync.Once
+	delay     time.Duration
+	tls       bool
+	accepted  time.Time
+	closing   <-chan struct{}
+	once      sync.Once // the delay
+	heard     sync.Once
+	firstRead time.Time // when the client's first bytes (its ClientHello) arrived
 }
 
 func (c *handshakeConn) Read(b []byte) (int, error) {
-	c.once.Do(func() { waitUntil(time.Now().Add(c.delay), c.closing, nil) })
-	return c.Conn.Read(b)
+	if !c.tls {
+		c.once.Do(func() { waitUntil(time.Now().Add(c.delay), c.closing, nil) })
+	}
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.heard.Do(func() { c.firstRead = time.Now() })
+	}
+	return n, err
 }
+
+func (c *handshakeConn) Write(b []byte) (int, error) {
+	if c.tls {
+		// TCP's round trip from the accept, TLS's from the ClientHello.
+		c.once.Do(func() {
+			due := c.accepted.Add(c.delay)
+			c.heard.Do(func() { c.firstRead = time.Now() })
+			if tlsDue := c.firstRead.Add(c.delay / 2); tlsDue.After(due) {
+				due = tlsDue
+			}
+			waitUntil(due, c.closing, nil)
+		})
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *handshakeConn) NetConn() net.Conn { return c.Conn }
 
 // waitUntil returns true at due, or false as soon as stop or alsoStop
 // closes (a nil channel never does). The runtime wakes an idle process for
@@ -351,9 +486,15 @@ type ssmInput struct {
 func (p *ssmProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &proxyRequest{Start: time.Now(), Op: strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM.")}
 	outcome := "canceled"
+	p.mu.Lock()
+	p.carried[r.RemoteAddr]++
+	p.inFlight++
+	p.maxFlight = max(p.maxFlight, p.inFlight)
+	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
 		rec.Outcome, rec.End = outcome, time.Now()
+		p.inFlight--
 		p.mu.Unlock()
 	}()
 
@@ -478,6 +619,14 @@ func (p *ssmProxy) inject(w http.ResponseWriter, r *http.Request, rec *proxyRequ
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			panic(fmt.Sprintf("proxy: hijack for a reset: %v", err))
+		}
+		// Under TLS and the handshake delay, the TCP connection.
+		for {
+			inner, ok := conn.(interface{ NetConn() net.Conn })
+			if !ok {
+				break
+			}
+			conn = inner.NetConn()
 		}
 		if tc, ok := conn.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0) // close sends RST, not FIN
@@ -921,4 +1070,10 @@ func TestProxyHandshake(t *testing.T) {
 	if got := p.Conns(); got != 2 {
 		t.Errorf("Conns() after a second client: got %d; want 2", got)
 	}
+}
+
+// overTLS is opts with TLS on.
+func overTLS(opts proxyOptions) proxyOptions {
+	opts.TLS = true
+	return opts
 }

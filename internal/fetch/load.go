@@ -87,7 +87,6 @@ func Load(ctx context.Context, prefix string, r Retry) (*SSM, error) {
 		bundle = tc.RootCAs
 	}
 	conn.trust = chooseTrust(bundle, os.LookupEnv)
-	conn.trust.warm()
 	cfg.HTTPClient = hc.WithTimeout(r.AttemptTimeout)
 
 	// envinit's stderr is envinit's: what the SDK would warn about reaches
@@ -106,6 +105,7 @@ func Load(ctx context.Context, prefix string, r Retry) (*SSM, error) {
 		o.APIOptions = append(o.APIOptions, addAttemptLog)
 	})
 	if u := endpointOf(ctx, client); u != nil && u.Scheme == "https" {
+		conn.trust.warm()
 		conn.openAhead(ctx, u, connsAhead, r.AttemptTimeout)
 	}
 	return &SSM{api: client, prefix: p, region: cfg.Region, credHint: envCredentialHint()}, nil

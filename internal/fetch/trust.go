@@ -92,9 +92,10 @@ func chooseTrust(bundle *x509.CertPool, lookup func(string) (string, bool)) *tru
 	}
 }
 
-// warm loads the pool tried first, when it is the system's: a bundle of
-// 150 roots takes milliseconds to parse, better spent while the
-// credentials and the first connection are on their way.
+// warm starts loading the pool tried first, when it is the system's: a
+// bundle of 150 roots takes milliseconds to parse, better spent while the
+// credentials and the first connection are on their way than after the
+// first handshake.
 func (t *trust) warm() {
 	if t.fallback == nil {
 		go t.roots()
