@@ -21,21 +21,39 @@ import (
 // first byte the probe writes (the command is running); every figure is a
 // median over the iterations, not a mean (ns/op, a mean, is hidden).
 //
-//   - rtt=20ms: every round trip takes 20 ms, as to a far region.
-//     ms/start is the median start; cmd-ms the median of the probe
-//     started alone, run alternately with envinit. envinit-ms, envinit's
-//     own wall time, is ms/start minus cmd-ms: what the command costs to
-//     start is the command's, with or without envinit. x-floor is
-//     envinit-ms over the 6 × 20 ms floor (target ≤ 1.10); x-floor-cmd
-//     is ms/start over it. before-ms, fetch-ms and after-ms split
-//     ms/start: fork to the first request at the proxy, first request to
-//     last answer, last answer to the probe's output. calls/start, chain
-//     and conns/start are the proxy's counts per start; rtt-ms is the
-//     round trip the proxy actually gave.
+//   - rtt=20ms: plain HTTP, static credentials, every round trip 20 ms,
+//     as to a far region. ms/start is the median start; cmd-ms the median
+//     of the probe started alone, run alternately with envinit.
+//     envinit-ms, envinit's own wall time, is ms/start minus cmd-ms: what
+//     the command costs to start is the command's, with or without
+//     envinit. x-floor is envinit-ms over the 6 × 20 ms floor (target ≤
+//     1.10); x-floor-cmd is ms/start over it. before-ms, fetch-ms and
+//     after-ms split ms/start: fork to the first request at the proxy,
+//     first request to last answer, last answer to the probe's output.
+//     calls/start, chain and conns/start are the proxy's counts per start;
+//     rtt-ms is the round trip the proxy actually gave.
 //
-//   - rtt=20ms,handshake=40ms: the same, but each new connection first
-//     costs two round trips, as TCP and TLS set-up to the real HTTPS
-//     endpoint would; the plain-HTTP proxy on loopback costs none.
+//   - rtt=20ms,handshake=40ms: the same, but each new connection's first
+//     request waits two round trips more, a stand-in for TLS.
+//
+//   - prod,rtt=R,...: a start as production meets it. Each new connection
+//     costs TCP's round trip, and TLS's over https; the credentials come
+//     from a container credentials endpoint that answers in 3 round trips
+//     (a stand-in for IRSA's STS call). http is plain HTTP, for
+//     comparison; tls is HTTPS with the rig's certificate, HTTP/1.1 as
+//     SSM's model declares (h2: the endpoint offers HTTP/2 too);
+//     trust=builtin is envinit's default trust store (no SSL_CERT_*, no
+//     AWS_CA_BUNDLE: the built-in roots, the rig's in this build),
+//     trust=SSL_CERT_FILE the machine's CA bundle plus the rig's root.
+//     The production floor is the slower of the credentials and the first
+//     connection's set-up, plus the 6 dependent round trips: 9 round
+//     trips. x-prod-floor is envinit-ms over it. cpu-ms is the user and
+//     system CPU time of the child (envinit, then the probe it became);
+//     envinit-cpu-ms that minus the probe's own, started alone;
+//     cpu-x-http is cpu-ms over the http case's at the same round trip.
+//     handshakes/start counts TLS handshakes, idle-conns/start the
+//     connections that carried no request, in-flight the most requests
+//     the proxy answered at once.
 //
 //   - rtt=0: overhead-ms is the median start of `envinit -- probe report`
 //     minus that of `probe report` alone, run alternately (target ≤ 3 ms);
@@ -44,20 +62,34 @@ import (
 //     direct-ms is the same with envinit talking to kumo directly.
 //
 //     cd e2e && go test -run '^$' -bench BenchmarkStart -benchtime 40x ./
+//
+// E2E_BENCH_ENVINIT=/path/to/envinit times that build instead;
+// E2E_BENCH_SRC=/path/to/checkout builds that checkout the way TestMain
+// builds this one (the rig's root embedded, where the checkout has
+// fetch.testRoots) and times it.
 func BenchmarkStart(b *testing.B) {
 	upstream := startSSM(b)
 	prefix := "/bench/" + randHex(4)
 	kv, want := deployShape()
 	upstream.seed(b, prefix, kv)
-	// Exactly this environment: nothing inherited (no AWS_CA_BUNDLE).
+	// Exactly this environment: nothing inherited (no AWS_CA_BUNDLE, no
+	// SSL_CERT_FILE).
 	envinitEnv := func(endpoint string) []string {
 		return append(awsEnvFor(endpoint), "PATH=/usr/bin:/bin", "ENVINIT_SERVICE=api", "ENVINIT_PREFIX="+prefix)
 	}
 	bin := envinitBin
-	// Another build to compare with (a different SDK, a patch), as
-	// E2E_BENCH_ENVINIT=/path/to/envinit.
+	// Another build to compare with (a different SDK, a patch).
 	if alt := os.Getenv("E2E_BENCH_ENVINIT"); alt != "" {
 		bin = alt
+	}
+	if src := os.Getenv("E2E_BENCH_SRC"); src != "" {
+		bin = filepath.Join(b.TempDir(), "envinit")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags="+envinitLDFlags(), "-o", bin, "./cmd/envinit")
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("build %s: %v\n%s", src, err, out)
+		}
 	}
 	envinit := []string{bin, "--", probeBin, "report"}
 
@@ -112,6 +144,73 @@ func BenchmarkStart(b *testing.B) {
 		farRegion(b, proxyOptions{Latency: 20 * time.Millisecond, Handshake: 40 * time.Millisecond})
 	})
 
+	// The production-shaped starts. httpCPU holds the http case's CPU per
+	// start by round trip, for the others' cpu-x-http.
+	httpCPU := map[time.Duration]time.Duration{}
+	production := func(b *testing.B, rtt time.Duration, tls, h2 bool, trust []string) {
+		opts := proxyOptions{Latency: rtt, Handshake: rtt, TLS: tls, HTTP2: h2}
+		if tls {
+			opts.Handshake = 2 * rtt
+		}
+		credsLatency := 3 * rtt
+		floor := max(credsLatency, opts.Handshake) + deployChain*rtt
+		p := startProxy(b, upstream.URL, opts)
+		creds := startSlowCreds(b, credsLatency)
+		env := append(creds.env(envinitEnv(p.URL())), trust...)
+		var starts, bare, cpu, bareCPU, before, during []time.Duration
+		var calls, chains, hellos, conns, idle, inFlight []float64
+		for b.Loop() {
+			probe := timeRun(b, alone, probeBin, "report")
+			bare, bareCPU = append(bare, probe.started()), append(bareCPU, probe.cpu)
+			p.Reset()
+			r := timeRun(b, env, envinit...)
+			p.settle(b)
+			first, last := p.span()
+			starts, cpu = append(starts, r.started()), append(cpu, r.cpu)
+			before = append(before, first.Sub(r.fork))
+			during = append(during, last.Sub(first))
+			calls = append(calls, float64(p.Calls("GetParametersByPath")+p.Calls("GetParameters")))
+			chains = append(chains, float64(p.Chain()))
+			hellos = append(hellos, float64(p.Handshakes()))
+			conns = append(conns, float64(p.Conns()))
+			idle = append(idle, float64(p.Idle()))
+			inFlight = append(inFlight, float64(p.MaxInFlight()))
+		}
+		med, cmd, medCPU := median(starts), median(bare), median(cpu)
+		if !tls {
+			httpCPU[rtt] = medCPU
+		}
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(ms(med), "ms/start")
+		b.ReportMetric(ms(cmd), "cmd-ms")
+		b.ReportMetric(ms(med-cmd), "envinit-ms")
+		b.ReportMetric(ms(floor), "floor-ms")
+		b.ReportMetric(float64(med-cmd)/float64(floor), "x-prod-floor")
+		b.ReportMetric(ms(medCPU), "cpu-ms")
+		b.ReportMetric(ms(medCPU-median(bareCPU)), "envinit-cpu-ms")
+		if base, ok := httpCPU[rtt]; ok && tls {
+			b.ReportMetric(float64(medCPU)/float64(base), "cpu-x-http")
+		}
+		b.ReportMetric(ms(median(before)), "before-ms")
+		b.ReportMetric(ms(median(during)), "fetch-ms")
+		b.ReportMetric(median(calls), "calls/start")
+		b.ReportMetric(median(chains), "chain")
+		b.ReportMetric(median(hellos), "handshakes/start")
+		b.ReportMetric(median(conns), "conns/start")
+		b.ReportMetric(median(idle), "idle-conns/start")
+		b.ReportMetric(median(inFlight), "in-flight")
+	}
+	sslCertFile := []string{"SSL_CERT_FILE=" + pki.bundle}
+	for _, rtt := range []time.Duration{20 * time.Millisecond, 2 * time.Millisecond} {
+		name := func(s string) string { return fmt.Sprintf("prod,rtt=%v,%s", rtt, s) }
+		b.Run(name("http"), func(b *testing.B) { production(b, rtt, false, false, nil) })
+		b.Run(name("tls,trust=builtin"), func(b *testing.B) { production(b, rtt, true, false, nil) })
+		b.Run(name("tls,trust=SSL_CERT_FILE"), func(b *testing.B) { production(b, rtt, true, false, sslCertFile) })
+		if rtt == 20*time.Millisecond {
+			b.Run(name("tls,h2,trust=builtin"), func(b *testing.B) { production(b, rtt, true, true, nil) })
+		}
+	}
+
 	b.Run("rtt=0", func(b *testing.B) {
 		p := startProxy(b, upstream.URL, proxyOptions{})
 		viaProxy, direct := envinitEnv(p.URL()), envinitEnv(upstream.URL)
@@ -139,9 +238,10 @@ func BenchmarkStart(b *testing.B) {
 
 // timing is one timed run.
 type timing struct {
-	fork   time.Time // just before the fork
-	output time.Time // the first byte on stdout arrived
-	exit   time.Time // the process was reaped
+	fork   time.Time     // just before the fork
+	output time.Time     // the first byte on stdout arrived
+	exit   time.Time     // the process was reaped
+	cpu    time.Duration // the process's user and system CPU time
 }
 
 // started is the time from the fork to the command running (its first
@@ -190,6 +290,9 @@ func timeRun(tb testing.TB, env []string, argv ...string) timing {
 	}
 	t.exit = time.Now()
 	t.output = <-got
+	if cmd.ProcessState != nil {
+		t.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if err != nil || t.output.IsZero() {
 		out, _ := os.ReadFile(stderr.Name())
 		tb.Fatalf("%s: %v (output: %v)\nstderr: %s", strings.Join(argv, " "), err, !t.output.IsZero(), redact(string(out)))

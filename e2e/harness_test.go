@@ -87,8 +87,7 @@ func testMain(m *testing.M) int {
 	envinitBin = filepath.Join(dir, "envinit")
 	probeBin = filepath.Join(dir, "probe")
 	builds := []struct{ what, dir, pkg, out, ldflags string }{
-		// The rig's root in place of the Amazon roots: this build only.
-		{"envinit", "..", "./cmd/envinit", envinitBin, "-s -w -X 'github.com/envinit/envinit/internal/fetch.testRoots=" + pki.rootPEM + "'"},
+		{"envinit", "..", "./cmd/envinit", envinitBin, envinitLDFlags()},
 		{"probe", ".", "./internal/probe", probeBin, "-s -w"},
 	}
 	for _, b := range builds {
@@ -101,6 +100,12 @@ func testMain(m *testing.M) int {
 		}
 	}
 	return m.Run()
+}
+
+// envinitLDFlags are the e2e build's: stripped, as the Dockerfile builds,
+// with the rig's root in place of the Amazon roots (this build only).
+func envinitLDFlags() string {
+	return "-s -w -X 'github.com/envinit/envinit/internal/fetch.testRoots=" + pki.rootPEM + "'"
 }
 
 // emulator is a kumo server and an SDK client pointed at it.
