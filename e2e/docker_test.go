@@ -1016,6 +1016,11 @@ func TestDockerfileFinalStage(t *testing.T) {
 			t.Errorf("%s: no line matching %s", file, want)
 		}
 	}
+	// The built-in roots are the Amazon ones: only the e2e build replaces
+	// them.
+	if bytes.Contains(src, []byte("testRoots")) {
+		t.Errorf("../Dockerfile sets fetch.testRoots; want the shipped build to keep the Amazon roots")
+	}
 
 	if license, err := os.ReadFile("../LICENSE"); err != nil || !regexp.MustCompile(`^\s*Apache License\s+Version 2\.0, January 2004\s`).Match(license) {
 		t.Errorf("LICENSE: %v; want the Apache License 2.0, which the licenses label names", err)
