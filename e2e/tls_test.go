@@ -90,7 +90,7 @@ func TestTLSCertificateFailsFast(t *testing.T) {
 					t.Errorf("stderr: got %q; want it to hold %q", redact(r.Stderr), want)
 				}
 			}
-			if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) < 3 || !strings.HasPrefix(lines[1], "hint: ") {
+			if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) < 3 || !strings.HasPrefix(lines[1], "envinit: hint: ") {
 				t.Errorf("stderr: got %q; want the error on one line, then hint: lines", redact(r.Stderr))
 			}
 			p.settle(t)

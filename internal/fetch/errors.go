@@ -53,8 +53,6 @@ type Error struct {
 	Err  error
 	last error
 	kind error
-	// hints say what fixes it, one line each, after the error.
-	hints []string
 }
 
 func (e *Error) Error() string {
@@ -69,10 +67,6 @@ func (e *Error) Error() string {
 	}
 	if e.last != nil {
 		fmt.Fprintf(&b, "; last attempt: %v", e.last)
-	}
-	for _, h := range e.hints {
-		b.WriteString("\nhint: ")
-		b.WriteString(h)
 	}
 	return b.String()
 }
@@ -170,7 +164,7 @@ func classify(ctx context.Context, err error, w where, log *attemptLog) error {
 		return e
 	case errors.As(err, &certErr):
 		// SSM's, or that of STS or SSO for the credentials.
-		e.kind, e.hints = ErrUnavailable, certErr.hints()
+		e.kind, e.Fix = ErrUnavailable, certErr.hints()
 		e.Reason = "TLS to " + certErr.host + " failed, not retried: waiting cannot fix a certificate"
 		return e
 	case errors.As(err, &credErr):
