@@ -86,7 +86,7 @@ func (c *connector) dialTLS(ctx context.Context, network, addr string) (net.Conn
 	if err != nil {
 		return nil, err
 	}
-	return c.handshake(ctx, raw, addr)
+	return c.handshake(ctx, raw, addr, true)
 }
 
 // connect opens the TCP connection that TLS to addr runs over: to addr,
@@ -103,8 +103,10 @@ func (c *connector) connect(ctx context.Context, network, addr string) (net.Conn
 }
 
 // handshake runs TLS over raw to addr, verified against the trust store,
-// and closes raw if it fails.
-func (c *connector) handshake(ctx context.Context, raw net.Conn, addr string) (*tls.Conn, error) {
+// and closes raw if it fails. http2 offers HTTP/2 (ALPN h2) before
+// HTTP/1.1; a proxy is offered neither: it is asked to CONNECT in
+// HTTP/1.1, whatever it would speak.
+func (c *connector) handshake(ctx context.Context, raw net.Conn, addr string, http2 bool) (*tls.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		raw.Close()
@@ -112,7 +114,11 @@ func (c *connector) handshake(ctx context.Context, raw net.Conn, addr string) (*
 	}
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
-	conn := tls.Client(raw, c.trust.config(host))
+	cfg := c.trust.config(host)
+	if !http2 {
+		cfg.NextProtos = nil
+	}
+	conn := tls.Client(raw, cfg)
 	if err := conn.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		return nil, err
@@ -137,7 +143,7 @@ func (c *connector) tunnel(ctx context.Context, proxy *url.URL, addr string) (ne
 		return nil, err
 	}
 	if proxy.Scheme == "https" {
-		tc, err := c.handshake(ctx, conn, proxyAddr)
+		tc, err := c.handshake(ctx, conn, proxyAddr, false)
 		if err != nil {
 			return nil, err
 		}
@@ -192,10 +198,12 @@ type pending struct {
 // closed without one. Their handshakes then end one round trip after the
 // first's, which is when the first answer makes its requests.
 func (c *connector) openAhead(ctx context.Context, u *url.URL, n int, timeout time.Duration) {
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "443")
+	// The address net/http will dial: the host as it is, the port always.
+	port := u.Port()
+	if port == "" {
+		port = "443"
 	}
+	addr := net.JoinHostPort(u.Hostname(), port)
 	var first *pending
 	for range n {
 		p := &pending{done: make(chan struct{})}
@@ -229,7 +237,7 @@ func (c *connector) open(ctx context.Context, p *pending, addr string, first *pe
 			return
 		}
 	}
-	p.conn, p.err = c.handshake(ctx, raw, addr)
+	p.conn, p.err = c.handshake(ctx, raw, addr, true)
 }
 
 // takeAhead hands over the oldest connection opened ahead to addr, once

@@ -244,13 +244,19 @@ type connectProxy struct {
 	refuse bool     // answer 407
 }
 
-func startConnectProxy(t *testing.T, target string) *connectProxy {
+// startConnectProxy starts the proxy on loopback; over TLS (an https://
+// proxy) if tlsConf is not nil.
+func startConnectProxy(t *testing.T, target string, tlsConf *tls.Config) *connectProxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &connectProxy{URL: &url.URL{Scheme: "http", Host: l.Addr().String()}}
+	if tlsConf != nil {
+		l = tls.NewListener(l, tlsConf)
+		p.URL.Scheme = "https"
+	}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { l.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -301,7 +307,7 @@ func TestConnectorTunnel(t *testing.T) {
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.leaf(t, "ssm.envinit.test")}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	proxy := startConnectProxy(t, srv.Listener.Addr().String())
+	proxy := startConnectProxy(t, srv.Listener.Addr().String(), nil)
 	proxy.URL.User = url.UserPassword("user", "pass word")
 
 	c := newConnector()
@@ -323,5 +329,29 @@ func TestConnectorTunnel(t *testing.T) {
 	_, err = c.dialTLS(ctx, "tcp", "ssm.envinit.test:443")
 	if err == nil || !strings.Contains(err.Error(), "407 Proxy Authentication Required") || strings.Contains(err.Error(), "pass word") {
 		t.Errorf("dialTLS through a proxy that refuses: got %v; want the 407, without the password", err)
+	}
+
+	// An https:// proxy: TLS to the proxy, verified, offering no HTTP/2
+	// (CONNECT is HTTP/1.1), then TLS to the endpoint inside, offering it.
+	var proxyALPN atomic.Value
+	secure := startConnectProxy(t, srv.Listener.Addr().String(), &tls.Config{
+		Certificates: []tls.Certificate{ca.leaf(t, "127.0.0.1")},
+		NextProtos:   []string{"h2", "http/1.1"},
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			proxyALPN.Store(hello.SupportedProtos)
+			return nil, nil
+		},
+	})
+	c.proxy = func(*http.Request) (*url.URL, error) { return secure.URL, nil }
+	conn, err = c.dialTLS(ctx, "tcp", "ssm.envinit.test:443")
+	if err != nil {
+		t.Fatalf("dialTLS through an https:// proxy: %v", err)
+	}
+	defer conn.Close()
+	if got, _ := proxyALPN.Load().([]string); len(got) != 0 {
+		t.Errorf("ALPN offered to the proxy: got %q; want none", got)
+	}
+	if got := conn.(*tls.Conn).ConnectionState().ServerName; got != "ssm.envinit.test" {
+		t.Errorf("TLS inside the tunnel to %q; want ssm.envinit.test", got)
 	}
 }
