@@ -134,6 +134,9 @@ func TestFaultSSM(t *testing.T) {
 				t.Errorf("elapsed: got %v; want between %v and %v", r.Elapsed, tc.min, tc.max)
 			}
 			t.Logf("exit %d after %v; %d requests to the proxy", r.Code, r.Elapsed.Round(time.Millisecond), len(proxy.Requests()))
+			if t.Failed() {
+				t.Logf("requests:\n%s", describeRequests(proxy))
+			}
 		})
 	}
 }

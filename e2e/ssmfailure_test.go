@@ -251,6 +251,9 @@ func TestSSMTransientFaultsThenStart(t *testing.T) {
 			}
 			assertSecretFile(t, rep, f.secrets, "K23", k23)
 			assertDeployCalls(t, p, f.prefix)
+			if t.Failed() {
+				t.Logf("requests:\n%s", describeRequests(p))
+			}
 			failed := 0
 			for _, r := range p.Requests() {
 				if r.Outcome != "upstream" {
