@@ -355,3 +355,29 @@ func TestConnectorTunnel(t *testing.T) {
 		t.Errorf("TLS inside the tunnel to %q; want ssm.envinit.test", got)
 	}
 }
+
+// A hung first attempt is dropped at the attempt timeout and retried on a
+// connection opened ahead, which still works then.
+func TestLoadHungAttemptRetriedOverTLS(t *testing.T) {
+	release := make(chan struct{})
+	s := startTLSSSM(t, newTestCA(t, "ca"), false, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		page(w, n)
+	})
+	t.Cleanup(func() { close(release) }) // before the server's: cleanups run last first
+	r := fastRetry
+	r.AttemptTimeout = 200 * time.Millisecond
+	got, err := readService(withTimeout(t, 10*time.Second), load(t, r))
+	if err != nil || got["API_KEY"] != canary {
+		t.Fatalf("Service = %v; want the value from the second attempt", err)
+	}
+	if _, requests := s.connections(); requests != 2 {
+		t.Errorf("requests: got %d; want 2 (the hung one, then its retry)", requests)
+	}
+}
