@@ -187,7 +187,7 @@ type pending struct {
 	done   chan struct{} // closed once conn or err is set, or unused
 	conn   *tls.Conn
 	err    error
-	unused bool // not set up: the first connection speaks HTTP/2, or failed
+	unused bool // not set up: the first connection speaks HTTP/2 or failed, or time ran out
 }
 
 // openAhead starts opening n connections to the https endpoint u, bounded
@@ -221,6 +221,13 @@ func (c *connector) open(ctx context.Context, p *pending, addr string, first *pe
 	defer close(p.done)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// A set-up that ran out of time (its own, or Load's caller's) says
+	// nothing of the endpoint: the request dials on its own.
+	defer func() {
+		if p.err != nil && ctx.Err() != nil {
+			p.err, p.unused = nil, true
+		}
+	}()
 	raw, err := c.connect(ctx, "tcp", addr)
 	if err != nil {
 		p.err = err

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -379,5 +380,34 @@ func TestLoadHungAttemptRetriedOverTLS(t *testing.T) {
 	}
 	if _, requests := s.connections(); requests != 2 {
 		t.Errorf("requests: got %d; want 2 (the hung one, then its retry)", requests)
+	}
+}
+
+// The context Load is given may end when Load returns (the secrets tools
+// open the store under one): the credentials and the connections it
+// started are fetched and opened again, with the caller's.
+func TestLoadContextEndsAfterLoad(t *testing.T) {
+	var credCalls atomic.Int32
+	creds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		credCalls.Add(1)
+		time.Sleep(20 * time.Millisecond) // still under way when Load's context ends
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"AccessKeyId":"ASIALATE","SecretAccessKey":"s","Token":"t","Expiration":%q}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	}))
+	t.Cleanup(creds.Close)
+	startTLSSSM(t, newTestCA(t, "ca"), false, func(n int, w http.ResponseWriter, _ *http.Request) { page(w, n) })
+	os.Unsetenv("AWS_ACCESS_KEY_ID") // restored by awsEnv's t.Setenv
+	os.Unsetenv("AWS_SECRET_ACCESS_KEY")
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", creds.URL+"/creds")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	src, err := Load(ctx, "", fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	got, err := readService(withTimeout(t, 10*time.Second), src)
+	if err != nil || got["API_KEY"] != canary {
+		t.Fatalf("Service = %v; want the value, with credentials fetched again", err)
 	}
 }

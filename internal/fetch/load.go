@@ -134,10 +134,12 @@ func endpointOf(ctx context.Context, client *ssm.Client) *url.URL {
 // prefetched is a credential provider whose first retrieval starts when
 // it is made, not inside the first request's signing, where it would come
 // before that request's dial: it overlaps the connections opened ahead.
-// The first Retrieve gets that retrieval's result; later ones go to the
-// provider (the SDK's cache).
+// The first Retrieve gets that retrieval's result, unless the context it
+// ran under ended first (a caller of Load that moved on): it retrieves
+// again then. Later ones go to the provider (the SDK's cache).
 type prefetched struct {
 	aws.CredentialsProvider
+	ctx   context.Context // the retrieval's
 	done  chan struct{}
 	creds aws.Credentials
 	err   error
@@ -145,7 +147,7 @@ type prefetched struct {
 }
 
 func prefetch(ctx context.Context, p aws.CredentialsProvider) *prefetched {
-	f := &prefetched{CredentialsProvider: p, done: make(chan struct{})}
+	f := &prefetched{CredentialsProvider: p, ctx: ctx, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
 		f.creds, f.err = p.Retrieve(ctx)
@@ -159,6 +161,9 @@ func (f *prefetched) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	}
 	select {
 	case <-f.done:
+		if f.err != nil && f.ctx.Err() != nil && ctx.Err() == nil {
+			return f.CredentialsProvider.Retrieve(ctx)
+		}
 		return f.creds, f.err
 	case <-ctx.Done():
 		return aws.Credentials{}, ctx.Err()
