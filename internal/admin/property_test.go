@@ -11,98 +11,22 @@ import (
 	"testing"
 
 	"github.com/envinit/envinit/internal/admin"
-	"github.com/envinit/envinit/internal/execve"
 	"github.com/envinit/envinit/internal/impact"
+	"github.com/envinit/envinit/internal/impact/impacttest"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-// randomStore is an environment whose every service starts: globals
-// G0..Gn and services s0..sN (whose keys' names are their own, or shared
-// with other services) whose values mix literal text (newlines, "=",
-// quotes, "$", "#", " # ", "#{" meant literally and stored escaped, so
-// "##{" too) with references to the globals and to earlier services'
-// keys; some keys sensitive (with ", " or "," between them); imports of
-// earlier services. Every value holds the canary.
-func randomStore(r *rand.Rand) map[string]string {
-	kv := map[string]string{}
-	var refs []string
-	for i := range 1 + r.IntN(3) {
-		name := fmt.Sprintf("G%d", i)
-		kv["global/"+name] = randomValue(r, nil)
-		refs = append(refs, "#{$/"+name+"}")
-	}
-	if r.IntN(2) == 0 {
-		kv["global/__sensitive"] = "G0"
-	}
-	for s := range 1 + r.IntN(4) {
-		alias := fmt.Sprintf("s%d", s)
-		var keys, sensitive []string
-		for k := range 1 + r.IntN(4) {
-			key := fmt.Sprintf("K%d_%d", s, k)
-			if r.IntN(2) == 0 {
-				key = fmt.Sprintf("K%d", k) // a name other services have too: an import overrides
-			}
-			kv[alias+"/"+key] = randomValue(r, refs)
-			keys = append(keys, key)
-			if r.IntN(3) == 0 {
-				sensitive = append(sensitive, key)
-			}
-		}
-		if len(sensitive) > 0 {
-			kv[alias+"/__sensitive"] = strings.Join(sensitive, []string{",", ", "}[r.IntN(2)])
-		}
-		if s > 0 && r.IntN(2) == 0 {
-			kv[alias+"/__import_svc"] = fmt.Sprintf("$s%d", r.IntN(s))
-		}
-		for _, k := range keys {
-			refs = append(refs, "#{$"+alias+"/"+k+"}")
-		}
-	}
-	return kv
-}
-
-// randomValue is a stored value: escaped literal runs and references.
-func randomValue(r *rand.Rand, refs []string) string {
-	pieces := []string{"a", "=", "==x", "\n", "line\r\n", "#", " # ", "#{", "{", "}", "$", "${X}", "'", `"`, `\`, " ", "é"}
-	var stored strings.Builder
-	stored.WriteString(canary)
-	for range 1 + r.IntN(4) {
-		if len(refs) > 0 && r.IntN(3) == 0 {
-			stored.WriteString(refs[r.IntN(len(refs))])
-			continue
-		}
-		var lit strings.Builder
-		for range 1 + r.IntN(5) {
-			lit.WriteString(pieces[r.IntN(len(pieces))])
-		}
-		// A literal ending in "#" would escape a reference after it.
-		stored.WriteString(resolve.Escape(lit.String() + "."))
-	}
-	return stored.String()
-}
-
-// started is what COMMAND gets from a start: its environment and files.
-type started struct{ env, files []string }
-
-func startOf(t *testing.T, e *impact.Env, alias string) started {
+func startOf(t *testing.T, e *impact.Env, alias string) impacttest.Started {
 	t.Helper()
 	o := e.Start(alias)
 	if !o.OK() {
 		t.Fatalf("start of %s: %v", alias, o.Problems)
 	}
-	env, files, err := execve.BuildEnv(execve.Env{Secrets: o.Result.Secrets, Override: true, Dir: "/run/secrets"})
+	s, err := impacttest.Start(o.Result.Secrets)
 	if err != nil {
 		t.Fatalf("start of %s: %v", alias, err)
 	}
-	s := started{env: env}
-	for _, f := range files {
-		s.files = append(s.files, f.Key+"="+f.Value.Reveal())
-	}
 	return s
-}
-
-func (s started) equal(o started) bool {
-	return slices.Equal(s.env, o.env) && slices.Equal(s.files, o.files)
 }
 
 // Every service and the globals, exported (dotenv or JSON) and imported
@@ -114,7 +38,7 @@ func TestExportImportAndCopyAreLossless(t *testing.T) {
 	ctx := context.Background()
 	for seed := range uint64(200) {
 		r := rand.New(rand.NewPCG(seed, 21))
-		src := newFakeStore(randomStore(r))
+		src := newFakeStore(impacttest.RandomStore(r, canary))
 		dst := newFakeStore(nil)
 		srcEnv := snapshot(t, src)
 		targets := []admin.Target{{Global: true}}
@@ -144,7 +68,7 @@ func TestExportImportAndCopyAreLossless(t *testing.T) {
 		}
 		dstEnv := snapshot(t, dst)
 		for _, alias := range srcEnv.Services() {
-			if a, b := startOf(t, srcEnv, alias), startOf(t, dstEnv, alias); !a.equal(b) {
+			if a, b := startOf(t, srcEnv, alias), startOf(t, dstEnv, alias); !a.Equal(b) {
 				t.Errorf("seed %d: %s imported into a fresh prefix starts differently", seed, alias)
 			}
 		}
@@ -154,7 +78,7 @@ func TestExportImportAndCopyAreLossless(t *testing.T) {
 			t.Fatalf("seed %d: copy %s: %v", seed, alias, errText(err))
 		}
 		after := snapshot(t, src)
-		if a, b := startOf(t, after, alias), startOf(t, after, "copy"); !a.equal(b) {
+		if a, b := startOf(t, after, alias), startOf(t, after, "copy"); !a.Equal(b) {
 			t.Errorf("seed %d: the copy of %s starts differently", seed, alias)
 		}
 	}
@@ -169,7 +93,7 @@ func TestNoWriteBreaksAStart(t *testing.T) {
 	written, refused := 0, 0
 	for seed := range uint64(300) {
 		r := rand.New(rand.NewPCG(seed, 22))
-		st := newFakeStore(randomStore(r))
+		st := newFakeStore(impacttest.RandomStore(r, canary))
 		for step := range 8 {
 			before := snapshot(t, st)
 			paramsBefore := maps.Clone(st.params)

@@ -7,7 +7,9 @@
 //
 // SSM is read only with GetParametersByPath (one level, MaxResults 10,
 // WithDecryption) and GetParameters (at most 10 names a call): never one
-// GetParameter per key, never DescribeParameters. Failures come back as
+// GetParameter per key, never DescribeParameters at a start (Environment,
+// which the secrets tools use, lists names and versions with
+// DescribeParameters, decrypting nothing). Failures come back as
 // *Error, matching one of ErrUnavailable, ErrThrottled, ErrAccessDenied or
 // ErrConfig (or context.Canceled when interrupted); none holds a value.
 package fetch

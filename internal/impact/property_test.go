@@ -2,81 +2,29 @@ package impact
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/envinit/envinit/internal/execve"
+	"github.com/envinit/envinit/internal/impact/impacttest"
 	"github.com/envinit/envinit/internal/resolve"
 )
 
-// randomEnv builds an environment that starts: services s0..sN whose keys
-// hold literal text (newlines, "=", "#", "{", "#{" meant literally and
-// stored escaped, so "##{" too), references to globals and to keys of
-// earlier services, sensitive keys, and imports of earlier services.
-// Values carry the canary.
+// randomEnv is impacttest.RandomStore as an Env, each parameter at a
+// random version.
 func randomEnv(r *rand.Rand) *Env {
 	e := NewEnv()
-	var refs []string // "#{$/G}" or "#{$sI/K}" that resolve
-	for i := range 1 + r.IntN(4) {
-		name := fmt.Sprintf("G%d", i)
-		e.Put(Global, name, Param{Value: v(randomValue(r, nil)), Version: int64(1 + r.IntN(5)), Modified: stamp})
-		refs = append(refs, "#{$/"+name+"}")
-	}
-	if r.IntN(2) == 0 {
-		e.Put(Global, resolve.SensitiveKey, Param{Value: v("G0"), Version: 1, Modified: stamp})
-	}
-	for s := range 1 + r.IntN(5) {
-		alias := fmt.Sprintf("s%d", s)
-		var keys, sensitive []string
-		for k := range 1 + r.IntN(5) {
-			key := fmt.Sprintf("K%d_%d", s, k)
-			e.Put(alias, key, Param{Value: v(randomValue(r, refs)), Version: int64(1 + r.IntN(9)), Modified: stamp})
-			keys = append(keys, key)
-			if r.IntN(3) == 0 {
-				sensitive = append(sensitive, key)
-			}
+	kv := impacttest.RandomStore(r, canary)
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		owner, key, _ := strings.Cut(k, "/")
+		if owner == "global" {
+			owner = Global
 		}
-		if len(sensitive) > 0 {
-			e.Put(alias, resolve.SensitiveKey, Param{Value: v(strings.Join(sensitive, ", ")), Version: 1, Modified: stamp})
-		}
-		if s > 0 && r.IntN(2) == 0 {
-			var imports []string
-			for j := range s {
-				if r.IntN(2) == 0 {
-					imports = append(imports, fmt.Sprintf("$s%d", j))
-				}
-			}
-			if len(imports) > 0 {
-				e.Put(alias, resolve.ImportKey, Param{Value: v(strings.Join(imports, ",")), Version: 1, Modified: stamp})
-			}
-		}
-		for _, k := range keys {
-			refs = append(refs, "#{$"+alias+"/"+k+"}")
-		}
+		e.Put(owner, key, Param{Value: v(kv[k]), Version: int64(1 + r.IntN(9)), Modified: stamp})
 	}
 	return e
-}
-
-// randomValue is a stored value: literal runs (escaped) and references
-// from refs.
-func randomValue(r *rand.Rand, refs []string) string {
-	pieces := []string{"a", "=", "==x", "\n", "\n", "line\r\n", "#", " # ", "#{", "{", "}", "$", "é", canary}
-	var stored strings.Builder
-	for range 1 + r.IntN(4) {
-		if len(refs) > 0 && r.IntN(3) == 0 {
-			stored.WriteString(refs[r.IntN(len(refs))])
-			continue
-		}
-		var lit strings.Builder
-		for range 1 + r.IntN(5) {
-			lit.WriteString(pieces[r.IntN(len(pieces))])
-		}
-		// A literal ending in "#" would escape a reference after it.
-		stored.WriteString(resolve.Escape(lit.String() + "."))
-	}
-	return stored.String()
 }
 
 // raw returns owner's stored keys and values, the form an export prints.
@@ -102,31 +50,17 @@ func store(e *Env, writes []Write) *Env {
 	return out
 }
 
-// started is what COMMAND gets from a start: its environment and files.
-type started struct {
-	env   []string
-	files []string // KEY=content
-}
-
-func startOf(t *testing.T, e *Env, alias string) started {
+func startOf(t *testing.T, e *Env, alias string) impacttest.Started {
 	t.Helper()
 	o := e.Start(alias)
 	if !o.OK() {
 		t.Fatalf("start of %s: %v", alias, o.Problems)
 	}
-	envv, files, err := execve.BuildEnv(execve.Env{Secrets: o.Result.Secrets, Override: true, Dir: "/run/secrets"})
+	s, err := impacttest.Start(o.Result.Secrets)
 	if err != nil {
 		t.Fatalf("start of %s: %v", alias, err)
 	}
-	s := started{env: envv}
-	for _, f := range files {
-		s.files = append(s.files, f.Key+"="+f.Value.Reveal())
-	}
 	return s
-}
-
-func (s started) equal(o started) bool {
-	return slices.Equal(s.env, o.env) && slices.Equal(s.files, o.files)
 }
 
 // TestCopyIntoFreshPrefixIsLossless: every service and the globals,
@@ -155,9 +89,9 @@ func TestCopyIntoFreshPrefixIsLossless(t *testing.T) {
 		}
 		dst := store(NewEnv(), p.Writes())
 		for _, alias := range src.Services() {
-			if a, b := startOf(t, src, alias), startOf(t, dst, alias); !a.equal(b) {
-				t.Errorf("seed %d: %s copied to a fresh prefix starts differently:\n got %q %q\nwant %q %q",
-					seed, alias, redact(b.env), redact(b.files), redact(a.env), redact(a.files))
+			if a, b := startOf(t, src, alias), startOf(t, dst, alias); !a.Equal(b) {
+				t.Errorf("seed %d: %s copied to a fresh prefix starts differently:\n got %s\nwant %s",
+					seed, alias, b.Redacted(canary), a.Redacted(canary))
 			}
 		}
 
@@ -169,19 +103,11 @@ func TestCopyIntoFreshPrefixIsLossless(t *testing.T) {
 			t.Fatalf("seed %d: copy of %s refused: %v", seed, alias, err)
 		}
 		after := store(src, p.Writes())
-		if a, b := startOf(t, src, alias), startOf(t, after, "copy"); !a.equal(b) {
-			t.Errorf("seed %d: copy of %s starts differently:\n got %q %q\nwant %q %q",
-				seed, alias, redact(b.env), redact(b.files), redact(a.env), redact(a.files))
+		if a, b := startOf(t, src, alias), startOf(t, after, "copy"); !a.Equal(b) {
+			t.Errorf("seed %d: copy of %s starts differently:\n got %s\nwant %s",
+				seed, alias, b.Redacted(canary), a.Redacted(canary))
 		}
 	}
-}
-
-func redact(s []string) []string {
-	out := make([]string, len(s))
-	for i, x := range s {
-		out[i] = strings.ReplaceAll(x, canary, "<CANARY>")
-	}
-	return out
 }
 
 // TestWritesNeverExposeSensitiveValues: whatever change breaks no service,
