@@ -26,7 +26,7 @@ func RandomStore(r *rand.Rand, canary string) map[string]string {
 	var refs []string // "#{$/G}" or "#{$sI/K}" that resolve
 	for i := range 1 + r.IntN(4) {
 		name := fmt.Sprintf("G%d", i)
-		kv["global/"+name] = RandomValue(r, nil, canary)
+		kv["global/"+name] = randomValue(r, nil, canary)
 		refs = append(refs, "#{$/"+name+"}")
 	}
 	if r.IntN(2) == 0 {
@@ -40,7 +40,7 @@ func RandomStore(r *rand.Rand, canary string) map[string]string {
 			if r.IntN(3) == 0 {
 				key = fmt.Sprintf("K%d", k)
 			}
-			kv[alias+"/"+key] = RandomValue(r, refs, canary)
+			kv[alias+"/"+key] = randomValue(r, refs, canary)
 			keys = append(keys, key)
 			if r.IntN(3) == 0 {
 				sensitive = append(sensitive, key)
@@ -65,9 +65,9 @@ func RandomStore(r *rand.Rand, canary string) map[string]string {
 	return kv
 }
 
-// RandomValue is a stored value that starts with canary: literal runs
+// randomValue is a stored value that starts with canary: literal runs
 // (escaped) and references taken from refs.
-func RandomValue(r *rand.Rand, refs []string, canary string) string {
+func randomValue(r *rand.Rand, refs []string, canary string) string {
 	pieces := []string{"a", "=", "==x", "\n", "line\r\n", "#", " # ", "#{", "{", "}", "$", "${X}", "'", `"`, `\`, " ", "é", canary}
 	var stored strings.Builder
 	stored.WriteString(canary)
